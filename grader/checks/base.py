@@ -1,0 +1,183 @@
+"""What every check kind shares: the registry, the context a check runs in, and scoring.
+
+A check kind is a function `run(ctx, unit, points) -> CheckResult` registered under its name with
+`@check_kind("forward")`. Exercises name the kinds they want in their `checks` tables; the engine
+looks them up here, so adding a kind never touches the engine.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import compare as comparing
+from .. import hints
+from ..i18n import _
+from ..inputs import rng_for
+from ..results import (ERROR, FAILED, NOT_ATTEMPTED, PASSED, SKIPPED, CaseResult, CheckResult, Hint,
+                       Location)
+from ..spec import Exercise, Mistake, as_float64
+
+Runner = Callable[["CheckContext", Any, float], CheckResult]
+REGISTRY: dict[str, Runner] = {}
+
+
+def check_kind(name: str) -> Callable[[Runner], Runner]:
+    def register(runner: Runner) -> Runner:
+        REGISTRY[name] = runner
+        return runner
+    return register
+
+
+class NotAttempted(Exception):
+    """The graded name is missing or raises NotImplementedError: 0 points, no error."""
+
+
+class Unavailable(Exception):
+    """The graded name cannot be run at all (its module failed to import)."""
+
+
+@dataclass
+class CheckContext:
+    sandbox: Any  # grader.sandbox.session.Sandbox
+    exercise: Exercise
+    seed: int
+    definitions: dict[str, Any]  # canonical name -> loader Definition (module, location)
+    import_errors: dict[str, Any] = field(default_factory=dict)  # module -> ErrorInfo
+    names: dict[str, str] = field(default_factory=dict)  # canonical -> the assignment's student-facing name
+    options: dict[str, Any] = field(default_factory=dict)  # assignment options (tolerances, layout...)
+    output: list[str] = field(default_factory=list)  # student output collected during the current check
+
+    def student_name(self, canonical: str) -> str:
+        return self.names.get(canonical, canonical)
+
+    def rng(self, *parts: str) -> np.random.Generator:
+        return rng_for(self.seed, self.exercise.id, *parts)
+
+    def location(self, canonical: str, method: str | None = None) -> Location | None:
+        definition = self.definitions.get(self.student_name(canonical))
+        if definition is None:
+            return None
+        if method and getattr(definition, "methods", None) and method in definition.methods:
+            if getattr(definition, "source", None) is not None:  # notebooks: the method's own cell
+                return definition.source.location(definition.methods[method])
+            loc = definition.location
+            return Location(file=loc.file, line=definition.methods[method])
+        return definition.location
+
+    def require(self, canonical: str) -> str:
+        """The module defining a graded name; raises NotAttempted / Unavailable as appropriate."""
+        name = self.student_name(canonical)
+        definition = self.definitions.get(name)
+        if definition is None:
+            raise NotAttempted(_("{name} is not defined in your submission.").format(name=name))
+        error = self.import_errors.get(definition.module)
+        if error is not None:
+            raise Unavailable(_("{name} could not be loaded: {file} failed to import: {error}").format(
+                name=name, file=definition.file, error=error.message))
+        return definition.module
+
+    def call(self, canonical: str, *args, obj=None, keep=False, kwargs=None):
+        """Call a student function (or a method on a kept object) and collect what it printed."""
+        if obj is None:
+            module = self.require(canonical)
+            outcome = self.sandbox.call(self.student_name(canonical), *args, module=module, keep=keep,
+                                        kwargs=kwargs)
+        else:
+            outcome = self.sandbox.call(canonical, *args, obj=obj, keep=keep, kwargs=kwargs)
+        if outcome.output:
+            self.output.append(outcome.output)
+        return outcome
+
+
+def outcome_failure(outcome, what: str) -> str | None:
+    """None when the call succeeded; otherwise the message a student reads. NotImplementedError
+    means the student has not started this function yet."""
+    if outcome.ok:
+        return None
+    error = outcome.error
+    if error.type == "NotImplementedError":
+        raise NotAttempted(_("{what} is not implemented yet (it raises NotImplementedError).").format(what=what))
+    where = f" ({error.file}:{error.line})" if error.file and error.line else ""
+    return f"{error.message}{where}"
+
+
+def compare_output(actual, expected, *, output: str, unit=None, batch_size: int | None = None,
+                   exact: bool = False, mistakes: tuple[Mistake, ...] = (),
+                   mistake_outputs: dict[str, Any] | None = None) -> tuple[bool, str, Any, Hint | None]:
+    """Compare one output; on failure, name a catalogued mistake it matches or diagnose its shape."""
+    expected = as_float64(expected)
+    comparison = comparing.compare(actual, expected, label=output, exact=exact)
+    if comparison.passed:
+        return True, "", comparison, None
+    hint = None
+    for mistake in mistakes:
+        wrong = (mistake_outputs or {}).get(mistake.id)
+        if wrong is not None and comparing.compare(actual, as_float64(wrong), exact=exact, heatmap=False).passed:
+            hint = Hint(code=f"mistake:{mistake.id}", text=mistake.explanation)
+            break
+    if hint is None:
+        hint = hints.diagnose(actual, expected, batch_size=batch_size,
+                              axis_hint=getattr(unit, "axis", None), comparison=comparison)
+    return False, comparison.message, comparison, hint
+
+
+def finish(ctx: CheckContext, result: CheckResult, started: float) -> CheckResult:
+    """Score a check from its cases: points split evenly, status from what happened."""
+    cases = result.cases
+    passed = sum(c.passed for c in cases)
+    if cases:
+        result.score = round(result.max_score * passed / len(cases), 6)
+    if result.status == PASSED and passed < len(cases):
+        errored = all(c.comparison is None and c.message for c in cases if not c.passed)
+        result.status = ERROR if passed == 0 and errored else FAILED
+    if result.status != PASSED and not result.message:
+        first = result.failed_cases()[0] if result.failed_cases() else None
+        result.message = _("{passed} of {total} cases passed.").format(passed=passed, total=len(cases))
+        if first is not None and first.message:
+            result.message += " " + _("First failure: {label}: {message}").format(label=first.label,
+                                                                                 message=first.message)
+    hinted = [c.hint for c in cases if c.hint is not None]
+    if hinted and result.hint is None:
+        result.hint = hinted[0]
+    result.stdout = "".join(ctx.output)[-8192:]
+    ctx.output.clear()
+    result.duration_s = round(time.perf_counter() - started, 4)
+    return result
+
+
+def run_check(ctx: CheckContext, kind: str, unit, function: str, points: float,
+              body: Callable[[CheckResult], None], location: Location | None = None) -> CheckResult:
+    """Run a check body that appends cases; turn NotAttempted/Unavailable into statuses."""
+    started = time.perf_counter()
+    result = CheckResult(exercise=ctx.exercise.id, function=function, kind=kind, max_score=points,
+                         visibility=ctx.exercise.visibility.get(kind, "visible"), location=location)
+    try:
+        body(result)
+    except NotAttempted as why:
+        result.cases.clear()
+        result.status, result.message = NOT_ATTEMPTED, str(why)
+    except Unavailable as why:
+        result.cases.clear()
+        result.status, result.message = ERROR, str(why)
+    except SkipCheck as why:
+        result.cases.clear()
+        result.status, result.message, result.score = SKIPPED, str(why), 0.0
+    return finish(ctx, result, started)
+
+
+class SkipCheck(Exception):
+    """The check cannot apply (e.g. no CUDA device for a timing); not a failure."""
+
+
+def case_result(label: str, call: str, outcome_error: str | None, compared: list[tuple]) -> CaseResult:
+    """Build a case from a call's error (if any) and its (output, ok, message, comparison, hint) rows."""
+    if outcome_error is not None:
+        return CaseResult(label=label, passed=False, call=call, message=outcome_error)
+    for output, ok, message, comparison, hint in compared:
+        if not ok:
+            return CaseResult(label=label, passed=False, call=call, output=output, message=message,
+                              comparison=comparison, hint=hint)
+    return CaseResult(label=label, passed=True, call=call)

@@ -1,0 +1,52 @@
+"""Directional finite differences (as gradcheck's fast mode): is a student's gradient the derivative
+of the student's own function? One comparison core for functions and models alike."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..compare import coerce, shapes_equivalent
+from ..i18n import _
+
+# Step and rtol by the dtype the student computes in (gradcheck's eps=1e-6, rtol=1e-3 for float64;
+# a float32 function needs a larger step and a looser bound).
+FD_SETTINGS = {np.dtype(np.float64): (1e-6, 1e-3), np.dtype(np.float32): (1e-2, 2e-2)}
+DIRECTIONS = 3
+
+
+def fd_settings(*values) -> tuple[float, float]:
+    """Step and rtol for the least precise dtype among the student's outputs."""
+    precise = all(np.asarray(v).dtype == np.float64 for v in values)
+    return FD_SETTINGS[np.dtype(np.float64 if precise else np.float32)]
+
+
+def as_gradient(value, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A student's gradient as float64 in the shape of its variable, or None if it is not one."""
+    array, _what = coerce(value)
+    if array is None or array.dtype.kind not in "biuf" or not shapes_equivalent(array.shape, shape):
+        return None
+    return array.astype(np.float64).reshape(shape)
+
+
+def directional_check(value_at: Callable[[dict[str, np.ndarray]], float | None], point: dict[str, np.ndarray],
+                      grads: dict[str, np.ndarray], rng: np.random.Generator, step: float, rtol: float) -> str | None:
+    """None when <grads, v> matches central differences of `value_at` along random directions v;
+    otherwise the message a student reads. `grads` are float64 arrays in the shapes of `point`."""
+    for d in range(DIRECTIONS):
+        direction = {n: rng.uniform(-1.0, 1.0, np.shape(v)) for n, v in grads.items()}
+        plus = value_at({n: v + step * direction[n] if n in direction else v for n, v in point.items()})
+        minus = value_at({n: v - step * direction[n] if n in direction else v for n, v in point.items()})
+        if plus is None or minus is None:
+            return _("your function failed on inputs moved slightly along random direction {d}.").format(d=d + 1)
+        numeric = (plus - minus) / (2 * step)
+        terms = [grads[n] * direction[n] for n in grads]
+        analytic = float(sum(t.sum() for t in terms))
+        # Relative to the sum of absolute terms, so cancellation does not make it impossible.
+        allowed = rtol * float(sum(np.abs(t).sum() for t in terms)) + 1e-12
+        if not abs(numeric - analytic) <= allowed:
+            return _("along random direction {d}, finite differences of your forward give {numeric:.6g} but your "
+                     "gradients give {analytic:.6g} (allowed difference {allowed:.2g}): the gradient is not the "
+                     "derivative of your forward.").format(d=d + 1, numeric=numeric, analytic=analytic,
+                                                           allowed=allowed)
+    return None

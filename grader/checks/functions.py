@@ -1,0 +1,266 @@
+"""Check kinds for functions: interface, forward, backward, gradcheck, kink, inputs."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import torch_bridge
+from ..i18n import _
+from ..compare import coerce, shapes_equivalent
+from ..inputs import describe_call, draw_all
+from ..results import CaseResult
+from ..spec import Function
+from .base import case_result, check_kind, compare_output, outcome_failure, run_check
+from .fd import as_gradient, directional_check, fd_settings
+
+
+def _batch_size(fn: Function, inputs: dict) -> int | None:
+    for name, arg in fn.args.items():
+        if fn.batch_dim in arg.shape and isinstance(inputs[name], np.ndarray):
+            return inputs[name].shape[arg.shape.index(fn.batch_dim)]
+    return None
+
+
+def _outputs(value, count: int):
+    """The student's outputs as a tuple of `count` items, or None when the shape of the return is off."""
+    if count == 1:
+        return (value,)
+    if isinstance(value, (tuple, list)) and len(value) == count:
+        return tuple(value)
+    return None
+
+
+def _compare_all(ctx, fn, names, actual_value, expected, *, batch_size, mistakes, mistake_outputs, exact=False):
+    actual = _outputs(actual_value, len(expected))
+    if actual is None:
+        message = _("expected a tuple of {count} arrays ({names}), got {got}.").format(
+            count=len(expected), names=", ".join(names), got=type(actual_value).__name__)
+        return [(names[0], False, message, None, None)]
+    rows = []
+    for i, (name, got, want) in enumerate(zip(names, actual, expected)):
+        outputs = {m: out[i] for m, out in mistake_outputs.items()}
+        ok, message, comparison, hint = compare_output(got, want, output=name, unit=fn, batch_size=batch_size,
+                                                       exact=exact, mistakes=mistakes, mistake_outputs=outputs)
+        rows.append((name, ok, message, comparison, hint))
+    return rows
+
+
+def _forward_case(ctx, fn: Function, inputs: dict, label: str, mistakes_for: str = "forward") -> CaseResult:
+    name = ctx.student_name(fn.name)
+    values = list(inputs.values())
+    call = describe_call(name, list(inputs), values)
+    outcome = ctx.call(fn.name, *values)
+    failure = outcome_failure(outcome, f"{name}()")
+    if failure is not None:
+        return case_result(label, call, failure, [])
+    expected = torch_bridge.forward(fn.reference, inputs)
+    mistakes = tuple(m for m in fn.mistakes if m.check == mistakes_for)
+    mistake_outputs = {m.id: torch_bridge.call_numpy(m.reference, values) for m in mistakes}
+    rows = _compare_all(ctx, fn, list(fn.outputs), outcome.value, expected, batch_size=_batch_size(fn, inputs),
+                        mistakes=mistakes, mistake_outputs=mistake_outputs, exact=fn.exact)
+    return case_result(label, call, None, rows)
+
+
+def _upstream(fn: Function, inputs: dict, rng) -> np.ndarray | None:
+    """A random upstream gradient (never all ones: that hides softmax-gradient bugs)."""
+    if not fn.backward.takes_upstream:
+        return None
+    out = torch_bridge.forward(fn.reference, inputs)[0]
+    return rng.normal(0.0, 1.0, out.shape)
+
+
+def _backward_values(fn: Function, inputs: dict, upstream) -> tuple[list[str], list]:
+    names = list(fn.backward.args)
+    values = [upstream if n == "dout" else inputs[n] for n in names]
+    return names, values
+
+
+def _backward_case(ctx, fn: Function, inputs: dict, upstream, label: str) -> CaseResult:
+    backward = fn.backward
+    name = ctx.student_name(backward.name)
+    names, values = _backward_values(fn, inputs, upstream)
+    call = describe_call(name, names, values)
+    outcome = ctx.call(backward.name, *values)
+    failure = outcome_failure(outcome, f"{name}()")
+    if failure is not None:
+        return case_result(label, call, failure, [])
+    expected = torch_bridge.gradients(fn.reference, inputs, backward.wrt, upstream)
+    mistake_outputs = {m.id: torch_bridge.call_numpy(m.reference, values) for m in backward.mistakes}
+    grad_names = [f"d{w}" for w in backward.wrt]
+    rows = _compare_all(ctx, fn, grad_names, outcome.value, expected, batch_size=_batch_size(fn, inputs),
+                        mistakes=backward.mistakes, mistake_outputs=mistake_outputs)
+    return case_result(label, call, None, rows)
+
+
+def _case_label(i: int, inputs: dict, large: bool) -> str:
+    shapes = ", ".join(f"{n} {tuple(v.shape)}" for n, v in inputs.items() if isinstance(v, np.ndarray))
+    return _("case {i}: {shapes}").format(i=i + 1, shapes=shapes) + (_(" (large values)") if large else "")
+
+
+def _each_case(ctx, fn: Function, kind: str):
+    for i, case in enumerate(fn.cases):
+        rng = ctx.rng(fn.name, kind, str(i))
+        inputs = draw_all(fn.args, case, rng)
+        yield _case_label(i, inputs, case.large), inputs, rng
+
+
+@check_kind("interface")
+def interface(ctx, fn: Function, points: float):
+    """Every graded name exists, is callable, and accepts the documented arguments."""
+    def body(result):
+        for canonical, arity in [(fn.name, len(fn.args))] + (
+                [(fn.backward.name, len(fn.backward.args))] if fn.backward else []):
+            name = ctx.student_name(canonical)
+            module = ctx.require(canonical)
+            outcome = ctx.sandbox.describe(name, module=module, n_args=arity)
+            info = outcome.value if outcome.ok else None
+            if info is None:
+                message = outcome.error.message if outcome.error else _("could not inspect it")
+            elif not info.get("callable"):
+                message = _("{name} is not a function.").format(name=name)
+            elif not info.get("accepts"):
+                message = _("{name}({params}) does not accept the documented {n} arguments.").format(
+                    name=name, params=", ".join(info.get("params") or []), n=arity)
+            else:
+                message = ""
+            result.cases.append(CaseResult(label=name, passed=not message, message=message))
+    return run_check(ctx, "interface", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
+
+
+@check_kind("forward")
+def forward(ctx, fn: Function, points: float):
+    def body(result):
+        for label, inputs, _rng in _each_case(ctx, fn, "forward"):
+            result.cases.append(_forward_case(ctx, fn, inputs, label))
+    return run_check(ctx, "forward", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
+
+
+@check_kind("backward")
+def backward(ctx, fn: Function, points: float):
+    """The student's backward against torch autograd, with a random upstream gradient."""
+    def body(result):
+        for label, inputs, rng in _each_case(ctx, fn, "backward"):
+            result.cases.append(_backward_case(ctx, fn, inputs, _upstream(fn, inputs, rng), label))
+    return run_check(ctx, "backward", fn, ctx.student_name(fn.backward.name), points, body,
+                     ctx.location(fn.backward.name))
+
+
+def _scalar(value, upstream) -> float | None:
+    """sum(output * upstream): the scalar whose directional derivative the gradients predict."""
+    array, _what = coerce(_outputs(value, 1)[0])
+    if array is None or array.dtype.kind not in "biuf":
+        return None
+    if upstream is not None:
+        if not shapes_equivalent(array.shape, upstream.shape):
+            return None
+        array = array.reshape(upstream.shape)
+    array = array.astype(np.float64)
+    return float(np.sum(array * upstream)) if upstream is not None else float(array.sum())
+
+
+@check_kind("gradcheck")
+def gradcheck(ctx, fn: Function, points: float):
+    """Directional finite differences of the student's own forward against the student's backward:
+    says whether backward is consistent with forward, even when forward itself is wrong."""
+    backward = fn.backward
+
+    def body(result):
+        fwd_name = ctx.student_name(fn.name)
+        for label, inputs, rng in _each_case(ctx, fn, "gradcheck"):
+            upstream = _upstream(fn, inputs, rng)
+            names, values = _backward_values(fn, inputs, upstream)
+            call = describe_call(ctx.student_name(backward.name), names, values)
+            outcome = ctx.call(backward.name, *values)
+            failure = outcome_failure(outcome, f"{ctx.student_name(backward.name)}()")
+            grads = None if failure else _outputs(outcome.value, len(backward.wrt))
+            if failure is None and grads is None:
+                failure = _("backward must return {n} gradients.").format(n=len(backward.wrt))
+            base = ctx.call(fn.name, *inputs.values())
+            failure = failure or outcome_failure(base, f"{fwd_name}()")
+            if failure:
+                result.cases.append(case_result(label, call, failure, []))
+                continue
+            arrays = {n: as_gradient(g, np.shape(inputs[n])) for g, n in zip(grads, backward.wrt)}
+            wrong = [n for n, g in arrays.items() if g is None]
+            if wrong:
+                result.cases.append(case_result(label, call, _("the gradient for {names} is not an array of its "
+                                                               "input's shape.").format(names=", ".join(wrong)), []))
+                continue
+            step, rtol = fd_settings(*grads, _outputs(base.value, 1)[0])
+
+            def value_at(moved):
+                out = ctx.call(fn.name, *moved.values())
+                return _scalar(out.value, upstream) if out.ok else None
+            message = directional_check(value_at, inputs, arrays, rng, step, rtol)
+            result.cases.append(CaseResult(label=label, passed=message is None, call=call, message=message or ""))
+    return run_check(ctx, "gradcheck", fn, ctx.student_name(backward.name), points, body,
+                     ctx.location(backward.name))
+
+
+@check_kind("kink")
+def kink(ctx, fn: Function, points: float):
+    """Inputs exactly at kinks and ties, graded against the documented convention (torch's)."""
+    def body(result):
+        for i, inputs in enumerate(fn.kinks):
+            inputs = {n: np.array(v, dtype=np.float64) if isinstance(v, (list, np.ndarray)) else v
+                      for n, v in inputs.items()}
+            label = _("kink case {i}").format(i=i + 1)
+            if fn.backward is None:
+                result.cases.append(_forward_case(ctx, fn, inputs, label))
+            else:
+                upstream = _upstream(fn, inputs, ctx.rng(fn.name, "kink", str(i)))
+                result.cases.append(_backward_case(ctx, fn, inputs, upstream, label))
+    target = fn.backward.name if fn.backward else fn.name
+    return run_check(ctx, "kink", fn, ctx.student_name(target), points, body, ctx.location(target))
+
+
+@check_kind("inputs")
+def inputs_unmodified(ctx, fn: Function, points: float):
+    """Calls must not modify their inputs (except what an update is meant to change)."""
+    def body(result):
+        label, inputs, rng = next(_each_case(ctx, fn, "inputs"))
+        calls = [(fn.name, list(inputs), list(inputs.values()))]
+        if fn.backward is not None:
+            names, values = _backward_values(fn, inputs, _upstream(fn, inputs, rng))
+            calls.append((fn.backward.name, names, values))
+        for canonical, names, values in calls:
+            sent = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
+            outcome = ctx.call(canonical, *values)
+            name = ctx.student_name(canonical)
+            failure = outcome_failure(outcome, f"{name}()")
+            if failure is None:
+                changed = [n for n, before, after in zip(names, sent, outcome.args_after)
+                           if n not in fn.mutates and isinstance(before, np.ndarray)
+                           and not (isinstance(after, np.ndarray) and after.shape == before.shape
+                                    and np.array_equal(after, before, equal_nan=True))]
+                if changed:
+                    failure = _("{name}() modified its input {args} in place; work on a copy.").format(
+                        name=name, args=", ".join(changed))
+            result.cases.append(case_result(name, describe_call(name, names, values), failure, []))
+    return run_check(ctx, "inputs", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
+
+
+@check_kind("update")
+def update(ctx, fn: Function, points: float):
+    """An update step against torch.optim: the result is the return value, or the mutated argument
+    when the function updates in place and returns None."""
+    def body(result):
+        for label, inputs, _rng in _each_case(ctx, fn, "update"):
+            name = ctx.student_name(fn.name)
+            values = list(inputs.values())
+            call = describe_call(name, list(inputs), values)
+            outcome = ctx.call(fn.name, *values)
+            failure = outcome_failure(outcome, f"{name}()")
+            if failure is not None:
+                result.cases.append(case_result(label, call, failure, []))
+                continue
+            value = outcome.value
+            if value is None:
+                value = tuple(outcome.args_after[list(inputs).index(m)] for m in fn.mutates)
+                value = value[0] if len(value) == 1 else value
+            expected = torch_bridge.forward(fn.reference, inputs)
+            mistakes = tuple(m for m in fn.mistakes if m.check == "update")
+            mistake_outputs = {m.id: torch_bridge.call_numpy(m.reference, values) for m in mistakes}
+            rows = _compare_all(ctx, fn, list(fn.outputs), value, expected, batch_size=None,
+                                mistakes=mistakes, mistake_outputs=mistake_outputs)
+            result.cases.append(case_result(label, call, None, rows))
+    return run_check(ctx, "update", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))

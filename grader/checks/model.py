@@ -1,0 +1,314 @@
+"""Check kinds for a class with parameters (the course's NeuralNetwork): every method against a
+PyTorch reference built from the same weights.
+
+The grader constructs the student's object, then sets the weights it wants in the student's own
+bias shape and dtype, and reads parameters back after an update instead of holding references
+(an update may rebind attributes).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import torch_bridge
+from ..i18n import _
+from ..inputs import describe_call, draw
+from ..results import CaseResult
+from ..spec import Arg, Case, Model, as_float64
+from ..compare import coerce
+from .base import NotAttempted, case_result, check_kind, compare_output, outcome_failure, run_check
+from .fd import as_gradient, directional_check, fd_settings
+
+X_ARG = Arg(shape=("N", "D"))
+
+
+def make_params(model: Model, dims: dict, rng) -> dict[str, np.ndarray]:
+    """He-style weights and small non-zero biases (zero biases would hide bias bugs)."""
+    params = {}
+    for name, param in model.params.items():
+        shape = tuple(dims[d] for d in param.shape)
+        if param.bias:
+            params[name] = rng.normal(0.0, 0.1, shape)
+        else:
+            params[name] = rng.normal(0.0, np.sqrt(2.0 / shape[0]), shape)
+    return params
+
+
+def reference_probs(model: Model, params: dict, X: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        tensors = {k: torch.from_numpy(v) for k, v in params.items()}
+        return as_float64(model.reference(tensors, torch.from_numpy(X)))
+
+
+def reference_grads(model: Model, params: dict, X: np.ndarray, y_onehot: np.ndarray):
+    """Loss and gradients of the mean loss with respect to every parameter (torch autograd)."""
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    loss = model.loss(model.reference(tensors, torch.from_numpy(X)), torch.from_numpy(y_onehot))
+    grads = torch.autograd.grad(loss, list(tensors.values()))
+    return float(loss.detach()), {k: g.numpy() for k, g in zip(tensors, grads)}
+
+
+def sgd_reference(params: dict, grads: dict, lr: float) -> dict[str, np.ndarray]:
+    """One torch.optim.SGD step from these parameters and gradients."""
+    tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in params.items()}
+    for k, t in tensors.items():
+        t.grad = torch.tensor(np.asarray(grads[k], dtype=np.float64).reshape(t.shape))
+    torch.optim.SGD(list(tensors.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0).step()
+    return {k: t.detach().numpy() for k, t in tensors.items()}
+
+
+class Instance:
+    """The student's object in the child, with the grader's weights set."""
+
+    def __init__(self, ctx, model: Model, case: Case, params: dict[str, np.ndarray]):
+        self.ctx, self.model = ctx, model
+        ctx.require(model.class_name)
+        init = [case.dims[d] for d in model.init_args.values()]
+        created = ctx.call(model.class_name, *init, keep=True)
+        failure = outcome_failure(created, f"{ctx.student_name(model.class_name)}()")
+        self.failure = failure
+        self.handle = created.handle
+        self.shapes: dict[str, tuple] = {}
+        self.dtype = np.dtype(np.float64)
+        if failure is None:
+            self.failure = self._adopt(params)
+
+    def _adopt(self, params: dict) -> str | None:
+        """Set weights in the student's own bias shape and dtype."""
+        names = list(self.model.params)
+        current = self.ctx.sandbox.getattrs(self.handle, names)
+        if not current.ok:
+            return current.error.message
+        values = current.value or {}
+        for name in names:
+            theirs = values.get(name)
+            if not isinstance(theirs, np.ndarray):
+                return _("after construction, self.{name} should be an array, got {got}.").format(
+                    name=name, got=type(theirs).__name__)
+            if theirs.size != params[name].size:
+                return _("after construction, self.{name} has shape {got}; expected {want}.").format(
+                    name=name, got=theirs.shape, want=params[name].shape)
+            self.shapes[name] = theirs.shape
+        # Weights go back in the dtype the student chose for the first weight (float32 or float64).
+        first = values[names[0]].dtype
+        self.dtype = first if first in (np.float32, np.float64) else np.dtype(np.float64)
+        return self.set(params)
+
+    def set(self, params: dict) -> str | None:
+        values = {k: np.asarray(v, dtype=self.dtype).reshape(self.shapes[k]) for k, v in params.items()}
+        outcome = self.ctx.sandbox.setattrs(self.handle, values)
+        return None if outcome.ok else outcome.error.message
+
+    def params(self) -> tuple[dict | None, str | None]:
+        outcome = self.ctx.sandbox.getattrs(self.handle, list(self.model.params))
+        if not outcome.ok:
+            return None, outcome.error.message
+        return outcome.value, None
+
+    def call(self, role: str, *args):
+        method = self.model.methods[role]
+        outcome = self.ctx.call(method, *args, obj=self.handle)
+        return outcome, outcome_failure(outcome, f"{self.model.class_name}.{method}()")
+
+
+def _cases(ctx, model: Model, kind: str):
+    for i, case in enumerate(model.cases):
+        rng = ctx.rng(model.class_name, kind, str(i))
+        params = make_params(model, case.dims, rng)
+        X = draw(X_ARG, case, rng)
+        y = np.eye(case.dims["C"])[rng.integers(0, case.dims["C"], case.dims["N"])]
+        label = _("case {i}: X {shape}").format(i=i + 1, shape=X.shape) + (_(" (large values)") if case.large else "")
+        yield case, label, params, X, y, rng
+
+
+def _run(ctx, model: Model, kind: str, role: str, points: float, case_fn):
+    method = model.methods.get(role, role)
+
+    def body(result):
+        for case, label, params, X, y, rng in _cases(ctx, model, kind):
+            instance = Instance(ctx, model, case, params)
+            if instance.failure is not None:
+                result.cases.append(CaseResult(label=label, passed=False, message=instance.failure))
+                continue
+            result.cases.append(case_fn(instance, label, params, X, y, rng))
+    name = f"{ctx.student_name(model.class_name)}.{method}"
+    return run_check(ctx, kind, model, name, points, body, ctx.location(model.class_name, method))
+
+
+def _compare_grads(model, actual, expected: dict, batch_size: int, mistakes=(), mistake_outputs=None):
+    rows = []
+    if not isinstance(actual, dict):
+        return [("grads", False, _("backward must return a dict with keys {keys}, got {got}.").format(
+            keys=", ".join(model.grad_key(k) for k in model.params), got=type(actual).__name__), None, None)]
+    for name, want in expected.items():
+        key = model.grad_key(name)
+        if key not in actual:
+            rows.append((key, False, _("the gradient dict has no key {key!r}.").format(key=key), None, None))
+            continue
+        outputs = {m: out[name] for m, out in (mistake_outputs or {}).items()}
+        rows.append((key, *compare_output(actual[key], want, output=key, batch_size=batch_size,
+                                          mistakes=mistakes, mistake_outputs=outputs)))
+    return rows
+
+
+def _mistakes(model: Model, check: str):
+    return tuple(m for m in model.mistakes if m.check == check)
+
+
+@check_kind("model_forward")
+def model_forward(ctx, model: Model, points: float):
+    def case_fn(instance, label, params, X, y, rng):
+        call = describe_call(f"{model.class_name}.{model.methods['forward']}", ["X"], [X])
+        outcome, failure = instance.call("forward", X)
+        if failure:
+            return case_result(label, call, failure, [])
+        ok, message, comparison, hint = compare_output(outcome.value, reference_probs(model, params, X),
+                                                       output="probabilities", batch_size=X.shape[0])
+        return case_result(label, call, None, [("probabilities", ok, message, comparison, hint)])
+    return _run(ctx, model, "forward", "forward", points, case_fn)
+
+
+@check_kind("model_loss")
+def model_loss(ctx, model: Model, points: float):
+    def case_fn(instance, label, params, X, y, rng):
+        probs = draw(Arg(shape=("N", "C"), kind="probs"), Case(dims={"N": X.shape[0], "C": y.shape[1]}), rng)
+        call = describe_call(f"{model.class_name}.{model.methods['loss']}", ["y_pred", "y_true"], [probs, y])
+        outcome, failure = instance.call("loss", probs, y)
+        if failure:
+            return case_result(label, call, failure, [])
+        expected = float(model.loss(torch.from_numpy(probs), torch.from_numpy(y)))
+        mistakes = _mistakes(model, "loss")
+        outputs = {m.id: torch_bridge.call_numpy(m.reference, [probs, y])[0] for m in mistakes}
+        row = compare_output(outcome.value, expected, output="loss", batch_size=X.shape[0], mistakes=mistakes,
+                             mistake_outputs=outputs)
+        return case_result(label, call, None, [("loss", *row)])
+    return _run(ctx, model, "loss", "loss", points, case_fn)
+
+
+def _mistake_grads(model, params, X, y):
+    out = {}
+    for m in _mistakes(model, "backward"):
+        tensors = {k: torch.from_numpy(v) for k, v in params.items()}
+        grads = m.reference(tensors, torch.from_numpy(X), torch.from_numpy(y))
+        out[m.id] = {k: as_float64(g) for k, g in grads.items()}
+    return out
+
+
+@check_kind("model_backward")
+def model_backward(ctx, model: Model, points: float):
+    def case_fn(instance, label, params, X, y, rng):
+        call = describe_call(f"{model.class_name}.{model.methods['backward']}", ["y_true"], [y])
+        _out, failure = instance.call("forward", X)
+        if failure is None:
+            outcome, failure = instance.call("backward", y)
+        if failure:
+            return case_result(label, call, failure, [])
+        _loss, expected = reference_grads(model, params, X, y)
+        rows = _compare_grads(model, outcome.value, expected, X.shape[0], _mistakes(model, "backward"),
+                              _mistake_grads(model, params, X, y))
+        return case_result(label, call, None, rows)
+    return _run(ctx, model, "backward", "backward", points, case_fn)
+
+
+@check_kind("model_gradcheck")
+def model_gradcheck(ctx, model: Model, points: float):
+    """Finite differences of the student's own forward + loss along random parameter directions,
+    against the student's own backward."""
+    def case_fn(instance, label, params, X, y, rng):
+        call = describe_call(f"{model.class_name}.{model.methods['backward']}", ["y_true"], [y])
+        _out, failure = instance.call("forward", X)
+        if failure is None:
+            outcome, failure = instance.call("backward", y)
+        if failure:
+            return case_result(label, call, failure, [])
+        grads = outcome.value if isinstance(outcome.value, dict) else {}
+        arrays = {k: as_gradient(grads.get(model.grad_key(k)), v.shape) for k, v in params.items()}
+        wrong = [model.grad_key(k) for k, g in arrays.items() if g is None]
+        if wrong:
+            return case_result(label, call, _("backward must return a dict of arrays in the parameters' shapes; "
+                                              "missing or misshapen: {keys}.").format(keys=", ".join(wrong)), [])
+
+        def loss_at(moved):
+            if instance.set(moved) is not None:
+                return None
+            out, failure = instance.call("forward", X)
+            loss, failure = (None, failure) if failure else instance.call("loss", out.value, y)
+            array, _what = coerce(None if failure else loss.value)
+            return None if array is None or array.size != 1 or array.dtype.kind not in "biuf" else float(array.sum())
+        step, rtol = fd_settings(np.empty(0, instance.dtype), *(grads[model.grad_key(k)] for k in params))
+        message = directional_check(loss_at, params, arrays, rng, step, rtol)
+        return CaseResult(label=label, passed=message is None, call=call, message=message or "")
+    return _run(ctx, model, "gradcheck", "backward", points, case_fn)
+
+
+def _compare_params(model, instance, expected: dict, mistakes=(), mistake_outputs=None):
+    got, failure = instance.params()
+    if failure:
+        return None, failure
+    rows = []
+    for name, want in expected.items():
+        outputs = {m: out[name] for m, out in (mistake_outputs or {}).items()}
+        rows.append((f"self.{name}", *compare_output(got.get(name), want, output=f"self.{name}",
+                                                     mistakes=mistakes, mistake_outputs=outputs)))
+    return rows, None
+
+
+@check_kind("model_update")
+def model_update(ctx, model: Model, points: float):
+    def case_fn(instance, label, params, X, y, rng):
+        grads = {model.grad_key(k): rng.normal(0.0, 1.0, instance.shapes[k]).astype(instance.dtype)
+                 for k in model.params}
+        lr = model.learning_rate
+        call = describe_call(f"{model.class_name}.{model.methods['update']}", ["grads", "learning_rate"],
+                             [grads, lr])
+        sent = {k: v.copy() for k, v in grads.items()}
+        outcome, failure = instance.call("update", grads, lr)
+        if failure:
+            return case_result(label, call, failure, [])
+        after = outcome.args_after[0] if outcome.args_after else None
+        if isinstance(after, dict) and any(not np.array_equal(after.get(k), v) for k, v in sent.items()):
+            return case_result(label, call, _("update_params modified the gradients it was given."), [])
+        expected = sgd_reference(params, {k: sent[model.grad_key(k)] for k in model.params}, lr)
+        mistakes = _mistakes(model, "update")
+        outputs = {m.id: {k: as_float64(v) for k, v in m.reference(
+            {k: torch.from_numpy(v) for k, v in params.items()},
+            {k: torch.from_numpy(np.asarray(sent[model.grad_key(k)], dtype=np.float64)) for k in model.params},
+            lr).items()} for m in mistakes}
+        rows, failure = _compare_params(model, instance, expected, mistakes, outputs)
+        return case_result(label, call, failure, rows or [])
+    return _run(ctx, model, "update", "update", points, case_fn)
+
+
+@check_kind("model_train_step")
+def model_train_step(ctx, model: Model, points: float):
+    def case_fn(instance, label, params, X, y, rng):
+        lr = model.learning_rate
+        call = describe_call(f"{model.class_name}.{model.methods['train_step']}", ["X", "y", "learning_rate"],
+                             [X, y, lr])
+        outcome, failure = instance.call("train_step", X, y, lr)
+        if failure:
+            return case_result(label, call, failure, [])
+        loss, grads = reference_grads(model, params, X, y)
+        rows = [("loss", *compare_output(outcome.value, loss, output="loss", batch_size=X.shape[0]))]
+        param_rows, failure = _compare_params(model, instance, sgd_reference(params, grads, lr))
+        return case_result(label, call, failure, rows + (param_rows or []))
+    return _run(ctx, model, "train_step", "train_step", points, case_fn)
+
+
+@check_kind("model_predict")
+def model_predict(ctx, model: Model, points: float):
+    def case_fn(instance, label, params, X, y, rng):
+        call = describe_call(f"{model.class_name}.{model.methods['predict']}", ["X"], [X])
+        outcome, failure = instance.call("predict", X)
+        if failure:
+            return case_result(label, call, failure, [])
+        expected = np.argmax(reference_probs(model, params, X), axis=1)
+        got = outcome.value
+        if isinstance(got, np.ndarray) and got.dtype.kind == "f" and np.all(got == np.round(got)):
+            got = got.astype(np.int64)  # labels stored as floats are still the right labels
+        row = compare_output(got, expected, output="labels", exact=True)
+        return case_result(label, call, None, [("labels", *row)])
+    return _run(ctx, model, "predict", "predict", points, case_fn)
+
+
+__all__ = ["NotAttempted", "make_params", "reference_grads", "sgd_reference", "Instance"]

@@ -1,0 +1,336 @@
+"""Check kind `model_training`: the student's network trains on real data like the PyTorch reference.
+
+From identical initial weights, the student's class (in the child) and the reference nn.Module
+(reference/network.py: nn.Linear, ReLU, cross-entropy on logits, torch.optim.SGD) train for a pinned
+number of steps, full-batch and mini-batch, on the same batches in the same order. The parent drives
+both: it sends each batch to the student's train_step, reads the parameters back after every step,
+and computes every loss and accuracy itself from those parameters (nothing the child reports is
+used). A case passes when
+
+- the training-set loss after every step agrees with the reference's within the tolerance of the
+  dtype the student computes in (float64 agrees to ~1e-15, float32 drifts ~1e-5 over 100 steps),
+- the final weights agree within the same tolerance, and
+- the test accuracy reaches the reference's accuracy on the same run minus `accuracy_margin`.
+
+Divergence (a non-finite loss, or one above `divergence_factor` times the initial loss) stops the run
+and names the step. The first step is also compared as a direction: a step that is a multiple of the
+reference step (ascent, a learning rate applied twice or 1000 times) or no step at all gets a hint.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from .. import compare as comparing
+from ..data import DataError, load_dataset
+from ..i18n import _
+from ..reference import network as refnet
+from ..results import ERROR, FAILED, CaseResult, Hint
+from ..spec import Case, Model
+from ..timing import torch_threads
+from .base import check_kind, outcome_failure, run_check
+from .model import Instance, make_params
+
+DEFAULTS = {
+    "dataset": "digits",
+    "hidden": 64,
+    "learning_rate": 0.5,
+    "full_batch_steps": 100,
+    "batch_size": 32,
+    "minibatch_steps": 90,  # two epochs of 32 on digits' 1437 training images
+    "train_size": None,
+    "test_size": None,
+    "accuracy_margin": 0.01,  # the student's test accuracy must reach the reference's minus this
+    "divergence_factor": 2.0,
+}
+# Sizes that keep a check on the larger data sets fast; the instructor may raise them.
+DATASET_DEFAULTS = {
+    "mnist": {"train_size": 2000, "test_size": 1000, "learning_rate": 0.05},
+    "cifar10": {"train_size": 2000, "test_size": 1000, "learning_rate": 0.01},
+}
+# (rtol, atol) per dtype the student computes in; atol is relative to the largest reference value.
+TOLERANCES = {"float64": (1e-9, 1e-9), "float32": (1e-3, 1e-3)}
+
+
+def training_config(ctx, model: Model) -> dict:
+    """Defaults < the exercise's Model.training < the data set's defaults when the assignment picks another
+    data set than the exercise's (`dataset` option, --dataset) < the assignment's [training] table."""
+    options = dict(ctx.options.get("training") or {})
+    pinned = model.training.get("dataset") or DEFAULTS["dataset"]
+    dataset = str(options.get("dataset") or ctx.options.get("dataset") or pinned).lower()
+    switched = DATASET_DEFAULTS.get(dataset, {}) if dataset != pinned else {}
+    cfg = {**DEFAULTS, **model.training, **switched, **options}
+    cfg["dataset"] = dataset
+    cfg["data_dir"] = options.get("data_dir") or ctx.options.get("data_dir")
+    return cfg
+
+
+def tolerance(dtype, cfg: dict) -> tuple[float, float]:
+    name = "float64" if np.dtype(dtype) == np.float64 else "float32"
+    tol = (cfg.get("tolerance") or {}).get(name) or TOLERANCES[name]
+    return float(tol[0]), float(tol[1])
+
+
+def batch_schedule(n: int, batch_size: int | None, steps: int, rng) -> list[np.ndarray | None]:
+    """Index arrays for each step: None (the full batch), or consecutive slices of a fresh
+    permutation per epoch (the last batch of an epoch may be smaller)."""
+    if not batch_size or batch_size >= n:
+        return [None] * steps
+    out: list[np.ndarray | None] = []
+    while len(out) < steps:
+        order = rng.permutation(n)
+        out.extend(order[i:i + batch_size] for i in range(0, n, batch_size))
+    return out[:steps]
+
+
+class Evaluator:
+    """Loss on the training set and accuracy on the test set of a parameter dict, in float64 torch."""
+
+    def __init__(self, data):
+        self.X = torch.from_numpy(np.ascontiguousarray(data.X_train, dtype=np.float64))
+        self.y = torch.from_numpy(data.y_train)
+        self.X_test = torch.from_numpy(np.ascontiguousarray(data.X_test, dtype=np.float64))
+        self.y_test = data.y_test
+
+    @staticmethod
+    def logits(params, X):
+        t = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
+        return torch.relu(X @ t["W1"] + t["b1"].reshape(-1)) @ t["W2"] + t["b2"].reshape(-1)
+
+    @torch.no_grad()
+    def loss(self, params) -> float:
+        return float(torch.nn.functional.cross_entropy(self.logits(params, self.X), self.y))
+
+    @torch.no_grad()
+    def accuracy(self, params) -> float:
+        if not len(self.y_test):
+            return float("nan")
+        return float((self.logits(params, self.X_test).argmax(1).numpy() == self.y_test).mean())
+
+
+def run_reference(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
+    """The reference run: losses after 0..K steps, parameters after the first step and at the end."""
+    D, H = params["W1"].shape
+    C = params["W2"].shape[1]
+    net = refnet.TwoLayerNet(D, H, C).load_params(params)
+    optimizer = refnet.sgd(net, lr)
+    X, y = torch.from_numpy(np.asarray(data.X_train, dtype=np.float64)), torch.from_numpy(data.y_train)
+    losses, first = [evaluator.loss(params)], None
+    for idx in schedule:
+        xb, yb = (X, y) if idx is None else (X[idx], y[idx])
+        refnet.train_step(net, optimizer, xb, yb)
+        current = net.params()
+        first = first or current
+        losses.append(evaluator.loss(current))
+    final = net.params()
+    return {"losses": losses, "first": first or final, "final": final, "accuracy": evaluator.accuracy(final)}
+
+
+def _read(instance, model: Model, shapes: dict, step: int) -> tuple[dict | None, str | None]:
+    """The student's parameters as float64 arrays in the grader's shapes, or why they are unusable."""
+    values, failure = instance.params()
+    if failure:
+        return None, _("reading the parameters after step {step} failed: {error}").format(step=step, error=failure)
+    out = {}
+    for name in model.params:
+        v = values.get(name)
+        try:
+            arr = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        n = int(np.prod(shapes[name]))
+        if not isinstance(v, np.ndarray) or arr is None or arr.size != n:
+            got = f"shape {v.shape}" if isinstance(v, np.ndarray) else type(v).__name__
+            return None, _("after step {step}, self.{name} is {got}; expected an array of {n} numbers.").format(
+                step=step, name=name, got=got, n=n)
+        out[name] = arr.reshape(shapes[name])
+    return out, None
+
+
+def first_step_hint(start: dict, student: dict, reference: dict) -> Hint | None:
+    """Compare the student's first step with the reference step (same weights, same batch)."""
+    ds = {k: student[k] - start[k] for k in start}
+    dr = {k: reference[k] - start[k] for k in start}
+    if all(not np.any(d) for d in ds.values()):
+        return Hint("training_no_update", _(
+            "train_step did not change any parameter: it must call update_params with the gradients from "
+            "backward, and the update must be kept (self.W1 = self.W1 - lr * dW1, or an in-place -=)."))
+    frozen = [k for k in start if not np.any(ds[k]) and np.any(dr[k])]
+    if frozen:
+        return Hint("training_frozen_params", _("train_step did not change self.{names}: every parameter takes "
+                                                "a step.").format(names=", self.".join(frozen)))
+    s = np.concatenate([d.ravel() for d in ds.values()])
+    r = np.concatenate([d.ravel() for d in dr.values()])
+    rr = float(r @ r)
+    if not np.all(np.isfinite(s)) or rr == 0.0:
+        return None
+    c = float(s @ r) / rr
+    residual = float(np.linalg.norm(s - c * r)) / max(float(np.linalg.norm(s)), 1e-300)
+    if residual > 1e-2 or abs(c - 1.0) < 1e-2:
+        return None
+    if abs(c + 1.0) < 1e-2:
+        return Hint("training_ascent", _("your first step moves the weights exactly opposite to the reference "
+                                         "step: a descent step subtracts learning_rate * gradient."))
+    return Hint("training_step_scale", _(
+        "your first step is {c:.4g} times the reference step (learning_rate * gradient): check how the "
+        "learning rate is applied, and that the gradients are those of the mean loss.").format(c=c))
+
+
+def _first_mismatch(student: list[float], reference: list[float], rtol: float, atol: float) -> int | None:
+    scale = max(abs(v) for v in reference)
+    for t, (s, r) in enumerate(zip(student, reference)):
+        if not abs(s - r) <= atol * scale + rtol * abs(r):
+            return t
+    return None
+
+
+def _finite(values: list[float]) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, label: str, curve: dict) -> CaseResult:
+    """Train the student's network on `schedule` and compare it with the reference run."""
+    lr = float(cfg["learning_rate"])
+    dims = {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes, "N": len(data.y_train)}
+    method = model.methods["train_step"]
+    call = f"{model.class_name}.{method}(X, y_onehot, learning_rate={lr:g}) x {len(schedule)}"
+    started = time.perf_counter()
+    reference = run_reference(data, params, lr, schedule, evaluator)
+    curve.update(reference=_finite(reference["losses"]), student=[], steps=len(schedule),
+                 reference_accuracy=reference["accuracy"])
+    ref_losses = reference["losses"]
+    factor = float(cfg["divergence_factor"])
+    if not all(math.isfinite(v) for v in ref_losses) or max(ref_losses) > factor * ref_losses[0]:
+        raise _ConfigError(_("the reference itself diverges with this configuration ({label}, learning rate "
+                             "{lr:g}); lower the learning rate in the exercise's training options.").format(
+            label=label, lr=lr))
+    reference_s = time.perf_counter() - started
+
+    instance = Instance(ctx, model, Case(dims=dims), params)
+    if instance.failure is not None:
+        return CaseResult(label=label, passed=False, call=call, message=instance.failure)
+    shapes = {k: params[k].shape for k in model.params}
+    start, failure = _read(instance, model, shapes, 0)
+    if failure:
+        return CaseResult(label=label, passed=False, call=call, message=failure)
+    rtol, atol = tolerance(instance.dtype, cfg)
+    X = np.ascontiguousarray(data.X_train, dtype=np.float64)
+    Y = data.Y_train
+    losses = [evaluator.loss(start)]
+    current, first_hint = start, None
+    for step, idx in enumerate(schedule, 1):
+        xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
+        outcome = ctx.sandbox.call(method, xb, yb, lr, obj=instance.handle, return_args=False)
+        if outcome.output:
+            ctx.output.append(outcome.output)
+        failure = outcome_failure(outcome, f"{model.class_name}.{method}()")
+        if failure:
+            curve["student"] = _finite(losses)
+            return CaseResult(label=label, passed=False, call=call,
+                              message=_("step {step}: {error}").format(step=step, error=failure))
+        current, failure = _read(instance, model, shapes, step)
+        if failure:
+            curve["student"] = _finite(losses)
+            return CaseResult(label=label, passed=False, call=call, message=failure)
+        if step == 1:
+            first_hint = first_step_hint(start, current, reference["first"])
+        loss = evaluator.loss(current) if all(np.all(np.isfinite(v)) for v in current.values()) else math.nan
+        losses.append(loss)
+        if not math.isfinite(loss) or loss > factor * losses[0]:
+            curve["student"] = _finite(losses)
+            what = _("is not finite ({loss})").format(loss=loss) if not math.isfinite(loss) else _(
+                "is {loss:.4g}, more than {factor:g} times the initial {initial:.4g}").format(
+                loss=loss, factor=factor, initial=losses[0])
+            return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+                "training diverged at step {step}: the training loss after it {what} (the reference's: "
+                "{ref:.4g}).").format(step=step, what=what, ref=ref_losses[step]))
+    student_s = time.perf_counter() - started - reference_s
+    accuracy = evaluator.accuracy(current)
+    curve.update(student=_finite(losses), student_accuracy=accuracy, dtype=str(instance.dtype),
+                 rtol=rtol, atol=atol, reference_s=round(reference_s, 3), student_s=round(student_s, 3))
+
+    t = _first_mismatch(losses, ref_losses, rtol, atol)
+    if t is not None:
+        return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+            "the training loss leaves the reference's at step {step}: yours {got:.8g}, the reference's "
+            "{want:.8g} (rtol={rtol:g}, atol={atol:g} for {dtype}).").format(
+            step=t, got=losses[t], want=ref_losses[t], rtol=rtol, atol=atol, dtype=instance.dtype))
+    for name in model.params:
+        comparison = comparing.compare(current[name], reference["final"][name], rtol=rtol, atol=atol,
+                                       label=f"self.{name} after {len(schedule)} steps")
+        if not comparison.passed:
+            return _Verdict(label=label, passed=False, call=call, output=f"self.{name}",
+                            message=comparison.message, comparison=comparison, hint=first_hint)
+    threshold = reference["accuracy"] - float(cfg["accuracy_margin"])
+    if not accuracy >= threshold:
+        return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+            "test accuracy {acc:.2%} is below {threshold:.2%} (the reference reaches {ref:.2%} on the same "
+            "run).").format(acc=accuracy, threshold=threshold, ref=reference["accuracy"]))
+    return CaseResult(label=label, passed=True, call=call, message=_(
+        "loss {first:.4g} -> {last:.4g}, test accuracy {acc:.2%} (reference {ref:.2%}).").format(
+        first=losses[0], last=losses[-1], acc=accuracy, ref=reference["accuracy"]))
+
+
+class _Verdict(CaseResult):
+    """A case that failed on the numbers (divergence, curve, weights, accuracy), not on an exception."""
+
+
+class _ConfigError(Exception):
+    """The pinned configuration is unusable (the grader's side, not the student's)."""
+
+
+@check_kind("model_training")
+def model_training(ctx, model: Model, points: float):
+    method = model.methods.get("train_step", "train_step")
+
+    def body(result):
+        cfg = training_config(ctx, model)
+        try:
+            data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+        except DataError as error:
+            result.status, result.message = ERROR, _("training data unavailable: {error}").format(error=error)
+            return
+        ctx.require(model.class_name)
+        evaluator = Evaluator(data)
+        rng = ctx.rng(model.class_name, "training")
+        params = make_params(model, {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes}, rng)
+        n = len(data.y_train)
+        plans = []
+        if cfg["full_batch_steps"]:
+            plans.append((_("full-batch: {k} steps on {data}").format(k=cfg["full_batch_steps"], data=data.describe()),
+                          "full-batch", batch_schedule(n, None, int(cfg["full_batch_steps"]), rng)))
+        if cfg["minibatch_steps"]:
+            b = int(cfg["batch_size"])
+            plans.append((_("mini-batch: {k} steps of {b} on {data}").format(k=cfg["minibatch_steps"], b=b,
+                                                                          data=data.describe()),
+                          "mini-batch", batch_schedule(n, b, int(cfg["minibatch_steps"]), rng)))
+        curves = {}
+        result.extra["training"] = {k: cfg[k] for k in ("dataset", "hidden", "learning_rate", "full_batch_steps",
+                                                        "batch_size", "minibatch_steps", "accuracy_margin")}
+        result.extra["curves"] = curves
+        result.extra["plot_curves"] = bool(ctx.options.get("timing") or ctx.options.get("plots"))
+        for label, key, schedule in plans:
+            curves[key] = {"label": label}
+            try:
+                with torch_threads(1):  # tiny matrices: threads only add overhead (and stall on a busy host)
+                    case = train_case(ctx, model, cfg, data, evaluator, params, schedule, label, curves[key])
+            except _ConfigError as error:
+                result.cases.clear()
+                result.status, result.message = ERROR, str(error)
+                return
+            result.cases.append(case)
+        if any(isinstance(c, _Verdict) for c in result.failed_cases()):
+            result.status = FAILED  # the network trained, but not like the reference: a failure, not an error
+
+    name = f"{ctx.student_name(model.class_name)}.{method}"
+    return run_check(ctx, "training", model, name, points, body, ctx.location(model.class_name, method))
+
+
+@check_kind("model_timing")
+def model_timing(ctx, model: Model, points: float):
+    """Opt-in timing of the training workload (grader/timing.py); information only (0 points)."""
+    from ..timing import timing_check
+    return timing_check(ctx, model, points)

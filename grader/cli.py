@@ -1,0 +1,144 @@
+"""The `grade` command. `grade PATH` grades a submission; other actions are subcommands."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .i18n import _
+
+EXAMPLE = "example"  # `grade --example` grades the bundled model solution
+
+
+class DefaultGroup(click.Group):
+    """A group whose default action is `grade PATH`: an unknown first word is the path."""
+
+    default_command = "submission"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = [self.default_command, *args]
+        elif not args:
+            args = [self.default_command]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("grade", "[OPTIONS] PATH | COMMAND [ARGS]...")
+
+
+def usage_error(message: str) -> None:
+    click.echo(f"grade: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nn-autograder", prog_name="grade")
+def main():
+    """Grade NumPy neural-network coursework against PyTorch references.
+
+    \b
+    grade submission/            grade a folder, a .py file or a notebook
+    grade --example              grade the bundled example submission
+    grade list                   the assignment's exercises and points
+    grade starter --out DIR      write the student starter kit
+    """
+
+
+def _assignment(path):
+    from .assignment import AssignmentError, load_assignment
+    try:
+        return load_assignment(Path(path) if path else None)
+    except AssignmentError as error:
+        usage_error(str(error))
+
+
+def example_path() -> Path:
+    from .assignment import builtin_dir
+    return builtin_dir() / "solution"
+
+
+@main.command("submission", hidden=True)
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("grade-report"), show_default=True,
+              help="Folder for report.html, results.json and report.md.")
+@click.option("-e", "--exercise", "exercises", multiple=True, help="Grade only this exercise id (repeatable).")
+@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML). Default: the bundled one.")
+@click.option("--seed-file", type=click.Path(path_type=Path), help="File holding the instructor's private seed.")
+@click.option("--example", is_flag=True, help="Grade the bundled example submission.")
+@click.option("--color/--no-color", default=None, help="Colour in the terminal (default: when it is a terminal).")
+@click.option("--notebook-mode", type=click.Choice(["defs", "tagged", "all"]), default=None,
+              help="Notebooks: grade only definitions (defs, the default), only cells tagged `grade` (tagged), or "
+                   "run every cell (all). Overrides the assignment's notebook_mode.")
+@click.option("--timing", is_flag=True, default=None,
+              help="Also time the training workload: your NumPy code, PyTorch on CPU and on CUDA (if present). "
+                   "Information only, no points. Same as `timing = true` in the assignment.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Local folder holding MNIST (MNIST/raw/) or CIFAR-10 (cifar-10-batches-py/); nothing is "
+                   "downloaded. The CIFAR-10 batches are pickles: use a folder you trust.")
+@click.option("--dataset", type=click.Choice(["digits", "mnist", "cifar10"]), default=None,
+              help="Data set of the training check and the timing (default: the exercise's, scikit-learn's digits).")
+def grade_command(path, out_dir, exercises, assignment, seed_file, example, color, notebook_mode, timing, data_dir,
+                  dataset):
+    """Grade the submission at PATH."""
+    from .assignment import AssignmentError
+    from .loader import SubmissionError
+    from .seeds import SeedError, resolve_seed
+
+    if example:
+        path = example_path()
+    if path is None:
+        usage_error(_("give the path of a submission (a folder, a .py file or a notebook), or --example."))
+    if not path.exists():
+        usage_error(_("{path} does not exist; expected a folder, a .py file or a notebook.").format(path=path))
+    spec = _assignment(assignment)
+    if notebook_mode:
+        spec.options["notebook_mode"] = notebook_mode
+    if timing:
+        spec.options["timing"] = spec.options.get("timing") or True  # keep a [timing] table's settings
+    if data_dir:
+        spec.options["data_dir"] = str(data_dir)
+    if dataset:
+        spec.options["dataset"] = dataset
+    try:
+        seed = resolve_seed(spec.practice_seed, seed_file)
+        spec.select(list(exercises))
+    except (SeedError, AssignmentError) as error:
+        usage_error(str(error))
+
+    from .engine import grade
+    from .report import write_reports
+    from .report.terminal import render_terminal
+    try:
+        result = grade(path, spec, seed, exercise_ids=list(exercises) or None)
+    except (SubmissionError, AssignmentError) as error:
+        usage_error(str(error))
+    written = write_reports(result, out_dir)
+    click.echo(render_terminal(result, color=color, report_path=str(written.get("html", out_dir))))
+
+
+@main.command("list")
+@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML).")
+def list_command(assignment):
+    """Print the assignment's exercises with their checks and points."""
+    spec = _assignment(assignment)
+    for exercise in spec.select(None):
+        total = sum(sum(u.checks.values()) for u in exercise.units)
+        click.echo(f"{exercise.id:<16} {total:6.1f}  {exercise.title}")
+        for unit in exercise.units:
+            checks = ", ".join(f"{k} {v:g}" for k, v in unit.checks.items())
+            click.echo(f"    {' / '.join(unit.graded_names()):<40} {checks}")
+
+
+@main.command("starter")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder to write the kit into.")
+@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML).")
+def starter_command(out_dir, assignment):
+    """Write the student starter kit: stubs with docstrings that raise NotImplementedError."""
+    from .starter import write_starter
+    for path in write_starter(_assignment(assignment), out_dir):
+        click.echo(str(path))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,226 @@
+"""The one comparison core, modelled on torch.testing.assert_close.
+
+Every check compares a student's output with the reference here, so that tolerances, shape rules and
+messages are the same everywhere. Nothing in this module may raise on what a student returned: the
+student controls `actual`, the grader controls `expected` and the keyword arguments.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grader.results import Comparison
+
+# (rtol, atol) of torch.testing.assert_close.
+_FLOAT64_TOL = (1e-7, 1e-7)
+_FLOAT32_TOL = (1.3e-6, 1e-5)
+# dtypes at least as precise as float64 get float64's tolerance; everything else float32's, because a
+# student computing in float16/bfloat16/int must not be graded more leniently than one using float32.
+_TIGHT = {"float64", "double", "complex128", "cdouble", "longdouble", "float128", "complex256", "clongdouble"}
+
+_MAX_ROWS = 5  # worst elements listed in the report's table
+_MAP_SIZE = 64  # heat map cells per side
+
+
+def tolerance_for(dtype) -> tuple[float, float]:
+    """(rtol, atol) for results computed in `dtype` (numpy dtype, type, name, or a torch dtype)."""
+    try:
+        name = np.dtype(dtype).name
+    except Exception:  # bfloat16, torch.float64 (no torch import here: compare by name)
+        name = str(dtype).rsplit(".", 1)[-1]
+    return _FLOAT64_TOL if name in _TIGHT else _FLOAT32_TOL
+
+
+def coerce(actual) -> tuple[np.ndarray | None, str]:
+    """A student's value as a numeric (or complex) ndarray, else (None, what it was). Never raises."""
+    if actual is None or isinstance(actual, (str, bytes, dict, set)):
+        return None, type(actual).__name__
+    try:
+        arr = np.asarray(actual)
+    except Exception:  # ragged lists, objects whose __array__ raises
+        kind = type(actual).__name__
+        return None, f"{kind} (not a rectangular array of numbers)" if isinstance(actual, (list, tuple)) else kind
+    if arr.dtype.kind in "biufc":
+        return arr, ""
+    if isinstance(actual, np.ndarray):
+        return None, f"an array of dtype {arr.dtype}"
+    if isinstance(actual, (list, tuple)):
+        return None, f"{type(actual).__name__} (not an array of numbers)"
+    if isinstance(actual, int):  # beyond int64/uint64: numpy keeps it as an object
+        return None, "an integer too large for an array"
+    return None, type(actual).__name__
+
+
+def strip_leading_ones(shape) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in shape)
+    i = 0
+    while i < len(shape) and shape[i] == 1:
+        i += 1
+    return shape[i:]
+
+
+def shapes_equivalent(a, b) -> bool:
+    """Shapes that differ only by leading 1s broadcast identically: (1, n) ~ (n,), (1, 1) ~ ()."""
+    return strip_leading_ones(a) == strip_leading_ones(b)
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _unravel(i: int, shape) -> tuple[int, ...]:
+    return tuple(int(k) for k in np.unravel_index(int(i), shape))
+
+
+def _describe_expected(shape) -> str:
+    return "a number (shape ())" if shape == () else f"an array of shape {shape}"
+
+
+def _pool_max(m: np.ndarray) -> np.ndarray:
+    """Max-pool a 2-D map down to at most _MAP_SIZE per side, so one bad element stays visible."""
+    for axis in (0, 1):
+        n = m.shape[axis]
+        if n > _MAP_SIZE:
+            m = np.maximum.reduceat(m, np.arange(0, n, math.ceil(n / _MAP_SIZE)), axis=axis)
+    return m
+
+
+def compare(
+    actual,
+    expected,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    scale="expected",
+    label: str = "output",
+    exact: bool = False,
+    equal_nan: bool = False,
+    heatmap: bool = True,
+) -> Comparison:
+    """Compare a student's `actual` with the reference `expected` (float64).
+
+    Passes iff |actual - expected| <= atol_eff + rtol * |expected| elementwise, where the tolerances
+    follow actual's dtype and atol_eff = atol * max|expected| (scale="expected"), atol * scale (a number)
+    or atol (scale=None). exact=True requires equality (labels, masks).
+    """
+    e = np.asarray(expected, dtype=np.float64)
+    shape_e = tuple(int(s) for s in e.shape)
+    a, got = coerce(actual)
+    if a is None:
+        return Comparison(False, "type", f"{label}: expected {_describe_expected(shape_e)}, got {got}",
+                          expected_shape=shape_e)
+    info = dict(expected_shape=shape_e, actual_shape=tuple(int(s) for s in a.shape), actual_dtype=str(a.dtype))
+    if a.dtype.kind == "c":
+        return Comparison(False, "dtype", f"{label}: expected real numbers, got complex values ({a.dtype})", **info)
+    if not shapes_equivalent(a.shape, shape_e):
+        return Comparison(False, "shape", f"{label}: expected shape {shape_e}, got shape {info['actual_shape']}",
+                          **info)
+
+    if exact:
+        rtol = atol = 0.0
+    else:
+        d_rtol, d_atol = tolerance_for(a.dtype)
+        rtol = d_rtol if rtol is None else float(rtol)
+        atol = d_atol if atol is None else float(atol)
+    n = int(e.size)
+    if n == 0:
+        return Comparison(True, "ok", f"{label}: empty, as expected", rtol=rtol, atol=atol,
+                          n_mismatched=0, n_total=0, **info)
+
+    with np.errstate(all="ignore"):
+        af = a.astype(np.float64, copy=False).reshape(shape_e)
+        abs_e = np.abs(e)
+        fin_a, fin_e = np.isfinite(af), np.isfinite(e)
+        all_finite = bool(fin_a.all() and fin_e.all())
+        finite_abs_e = abs_e if all_finite or fin_e.all() else abs_e[fin_e]
+        magnitude = float(finite_abs_e.max()) if finite_abs_e.size else 0.0
+        if isinstance(scale, str):
+            if scale != "expected":
+                raise ValueError(f"scale must be 'expected', a number or None, not {scale!r}")
+            factor = magnitude if magnitude > 0 else 1.0
+        else:
+            factor = 1.0 if scale is None else float(scale)
+        atol_eff = atol * factor
+
+        diff = np.abs(af - e)
+        tol = atol_eff + rtol * abs_e
+        close = diff <= tol
+        excess = diff - tol  # > 0 exactly where mismatched; the worst element has the largest
+        n_nonfinite = 0
+        if not all_finite:
+            # Where either side is NaN/Inf only equality counts (matching infinities, NaN with equal_nan).
+            special = ~(fin_a & fin_e)
+            same = af == e
+            if equal_nan:
+                same |= np.isnan(af) & np.isnan(e)
+            close = np.where(special, same, close)
+            excess = np.where(special, np.where(same, -np.inf, np.inf), excess)
+            diff = np.where(special, np.where(same, 0.0, np.inf), diff)
+            bad_nonfinite = ~fin_a & fin_e
+            n_nonfinite = int(np.count_nonzero(bad_nonfinite))
+
+        n_mis = n - int(np.count_nonzero(close))
+        passed = n_mis == 0
+
+        # Statistics over finite differences, so that they stay meaningful numbers next to a NaN.
+        fin_diff = np.isfinite(diff)
+        masked_diff = diff if all_finite else np.where(fin_diff, diff, -1.0)
+        i_abs = int(np.argmax(masked_diff))
+        max_abs = float(max(masked_diff.flat[i_abs], 0.0))
+        nonzero = (abs_e > 0) & fin_diff
+        if nonzero.any():
+            rel = np.divide(diff, abs_e, out=np.full(e.shape, -1.0), where=nonzero)
+            i_rel = int(np.argmax(rel))
+            max_rel = float(rel.flat[i_rel])
+        else:  # all-zero reference: relative error is undefined, report it against machine epsilon
+            i_rel, max_rel = i_abs, max_abs / np.finfo(np.float64).eps
+
+        if n_nonfinite:
+            i_worst = int(np.argmax(bad_nonfinite))  # the first NaN/Inf, in C order
+        else:
+            i_worst = int(np.argmax(excess))
+        k = min(_MAX_ROWS, n_mis if n_mis else n)
+        top = np.argpartition(-excess.ravel(), k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-excess.ravel()[top], kind="stable")]
+        rows = [(_unravel(i, shape_e), float(e.flat[i]), float(af.flat[i]), float(diff.flat[i])) for i in top]
+
+        error_map = None
+        if heatmap and not passed and e.ndim == 2 and min(shape_e) > 1:
+            error_map = _pool_max(diff)
+
+    worst = _unravel(i_worst, shape_e)
+    e_w, a_w = float(e.flat[i_worst]), float(af.flat[i_worst])
+    if n_nonfinite:
+        reason = "nonfinite"
+        message = (f"{label}: {n_nonfinite} / {n} elements are NaN or Inf where the reference is finite; "
+                   f"the first is at index {worst} (got {_num(a_w)}, expected {_num(e_w)}).")
+    elif passed:
+        reason = "ok"
+        message = (f"{label}: all {n} elements equal" if exact else
+                   f"{label}: all {n} elements within tolerance (greatest absolute difference "
+                   f"{_num(max_abs)}, up to {_num(atol_eff)} allowed)")
+    else:
+        reason = "values"
+        if e.ndim == 0:
+            message = f"{label}: expected {_num(e_w)} but got {_num(a_w)}"
+        else:
+            message = f"{label}: Mismatched elements: {n_mis} / {n} ({n_mis / n:.1%})."
+        if exact:
+            if e.ndim:
+                message += f" At index {worst}: expected {_num(e_w)}, got {_num(a_w)}"
+            message += " (exact match required)."
+        elif e.ndim == 0:
+            message += (f". Absolute difference: {_num(max_abs)} (up to {_num(atol_eff)} allowed)."
+                        f" Relative difference: {_num(max_rel)} (up to {_num(rtol)} allowed).")
+        else:
+            message += (f" Greatest absolute difference: {_num(max_abs)} at index {_unravel(i_abs, shape_e)}"
+                        f" (up to {_num(atol_eff)} allowed). Greatest relative difference: {_num(max_rel)}"
+                        f" at index {_unravel(i_rel, shape_e)} (up to {_num(rtol)} allowed).")
+
+    return Comparison(
+        passed=passed, reason=reason, message=message, rtol=float(rtol), atol=float(atol_eff),
+        max_abs_error=max_abs, max_rel_error=float(max_rel), worst_index=worst,
+        expected_at_worst=e_w, actual_at_worst=a_w, n_mismatched=n_mis, n_total=n,
+        worst_rows=rows, error_map=error_map, **info,
+    )

@@ -1,0 +1,71 @@
+"""Grade one submission: load, isolate, run every exercise's checks, collect one GradeResult."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import __version__
+from .assignment import Assignment
+from .checks import REGISTRY, CheckContext
+from .i18n import _
+from .loader import plan_submission
+from .notebook import map_errors
+from .results import ERROR, CheckResult, ExerciseResult, GradeResult
+from .sandbox.session import Limits, Sandbox
+from .seeds import Seed
+
+
+def limits_from(assignment: Assignment, **overrides) -> Limits:
+    options = {**assignment.limits, **{k: v for k, v in overrides.items() if v is not None}}
+    limits = Limits()
+    for key, value in options.items():
+        if key == "memory_mb":
+            limits.memory_bytes = int(value) * 2**20
+        elif hasattr(limits, key):
+            setattr(limits, key, type(getattr(limits, key))(value) if getattr(limits, key) is not None else value)
+    return limits
+
+
+def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[str] | None = None,
+          limits: Limits | None = None) -> GradeResult:
+    started = time.perf_counter()
+    exercises = assignment.select(exercise_ids)
+    names = {canonical: assignment.names.get(canonical, canonical)
+             for exercise in exercises for canonical in exercise.required_names()}
+    plan = plan_submission(Path(path), list(names.values()), options=assignment.options)
+    result = GradeResult(submission=str(path), seed_kind=seed.kind, grader_version=__version__,
+                         assignment=assignment.title, notes=list(plan.notes),
+                         errors=[str(issue) for issue in plan.errors])
+    with Sandbox(plan.root, plan.modules, limits or limits_from(assignment), files=plan.generated) as sandbox:
+        sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
+        shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
+        import_errors = {m: e for m, e in sandbox.start().items() if e is not None}
+        for module, error in import_errors.items():
+            result.errors.append(_("{module} failed to import: {error}").format(module=shown.get(module, module),
+                                                                                error=error.message))
+        for exercise in exercises:
+            ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
+                               import_errors=import_errors, names=assignment.names, options=assignment.options)
+            result.exercises.append(grade_exercise(ctx))
+        result.protections = dict(sandbox.protections)
+    result.duration_s = round(time.perf_counter() - started, 3)
+    return result
+
+
+def grade_exercise(ctx: CheckContext) -> ExerciseResult:
+    exercise = ctx.exercise
+    graded = ExerciseResult(id=exercise.id, title=exercise.title)
+    for unit in exercise.units:
+        checks = dict(unit.checks)
+        for option, kinds in getattr(unit, "optional_checks", {}).items():  # opt-in kinds (e.g. timing)
+            if ctx.options.get(option):
+                checks.update(kinds)
+        for kind, points in checks.items():
+            runner = REGISTRY.get(kind)
+            if runner is None:
+                graded.checks.append(CheckResult(exercise=exercise.id, function=unit.graded_names()[0], kind=kind,
+                                                 max_score=points, status=ERROR,
+                                                 message=_("unknown check kind {kind!r}").format(kind=kind)))
+                continue
+            graded.checks.append(runner(ctx, unit, points))
+    return graded

@@ -1,0 +1,352 @@
+"""The student's process: imports their modules and answers the grader's requests over two pipes.
+
+Started by session.py as ``python -s -B [-P] child.py '<json config>'`` with cwd = a temporary copy of the
+submission, stdout/stderr on a capture pipe, and the request/response pipe fds passed in the config.
+Stdlib + NumPy only, and never the `grader` package: wire.py and limits.py are loaded by file path under
+private names, so a student file called wire.py cannot interfere and start-up stays at python + numpy.
+
+Every request gets exactly one reply. Whatever the student's code raises (even SystemExit, MemoryError or
+KeyboardInterrupt) becomes an error reply; only os._exit, a signal or a hang ends the exchange, and the
+parent notices those itself.
+"""
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+THIS_FILE = os.path.realpath(os.path.abspath(__file__))
+PKG = "submission"  # synthetic package: student modules are submission.<name>
+MAX_FRAMES = 8
+MAX_TRACEBACK_CHARS = 4000
+MAX_MESSAGE_CHARS = 2000
+
+
+def _load(name, filename):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, filename))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up in sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+class _StaleHandle(Exception):
+    pass
+
+
+class _AliasFinder:
+    """Make top-level `import layers` return the very module `submission.layers`.
+
+    Without it `from layers import Linear` (sibling style) and `from .layers import Linear` (package style)
+    would load two copies of layers.py, with separate globals and classes that fail isinstance checks.
+    The import system lets exec_module replace the sys.modules entry, which is all an alias needs.
+    """
+
+    def __init__(self, names):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in self.names:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        sys.modules[module.__name__] = importlib.import_module(PKG + "." + module.__name__)
+
+
+def install_package(root):
+    pkg = types.ModuleType(PKG)
+    spec = importlib.machinery.ModuleSpec(PKG, None, is_package=True)
+    spec.submodule_search_locations = [root]
+    pkg.__spec__, pkg.__path__, pkg.__package__ = spec, [root], PKG
+    sys.modules[PKG] = pkg
+    sys.path.insert(0, root)
+    names = set()
+    for entry in os.listdir(root):
+        stem = entry[:-3] if entry.endswith(".py") else entry
+        is_dir = os.path.isdir(os.path.join(root, entry))
+        if stem.isidentifier() and stem != PKG and (entry.endswith(".py") or is_dir):
+            names.add(stem)
+    sys.meta_path.insert(0, _AliasFinder(names))
+
+
+def _safe_str(obj, limit=MAX_MESSAGE_CHARS):
+    try:  # str() of a student exception runs student code
+        text = str(obj)
+    except BaseException:  # noqa: BLE001
+        text = "<message unavailable>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Child:
+    def __init__(self, cfg, wire, np):
+        self.wire, self.np = wire, np
+        self.req, self.resp = cfg["req"], cfg["resp"]
+        self.root = os.path.realpath(cfg["root"])
+        sys.path[:0] = [os.path.join(self.root, p) for p in cfg.get("path", [])]  # nested folders, after the root
+        self.limits = wire.WireLimits(**cfg.get("wire", {}))
+        self.objects = {}  # handle -> kept object
+        self.ids = {}  # id(kept object) -> handle; objects stay alive in self.objects, so ids are stable
+        self.next_handle = int(cfg.get("first_handle", 1))  # unique across restarts: stale ones never match
+        self.modules = {}  # name -> module, in import order
+        install_package(self.root)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def resolve(self, handle):
+        if handle not in self.objects:
+            raise _StaleHandle(handle)
+        return self.objects[handle]
+
+    def keep(self, obj):
+        handle = self.ids.get(id(obj))
+        if handle is None:
+            handle, self.next_handle = self.next_handle, self.next_handle + 1
+            self.objects[handle], self.ids[id(obj)] = obj, handle
+        return handle
+
+    def send(self, header, values=None):
+        try:
+            buffers = self.wire.encode(header, values, limits=self.limits, ref_of=lambda o: self.ids.get(id(o)))
+        except BaseException as e:  # noqa: BLE001 - too large, or a student __int__/__len__ raised
+            error = {"type": "TransferError", "category": "transfer", "message": _safe_str(e, 500)}
+            buffers = self.wire.encode({"ok": False, "error": error, "seq": header.get("seq")}, limits=self.limits)
+        try:
+            self.wire.write_buffers(self.resp, buffers)
+        except OSError:  # the parent is gone (or the student closed our fd): nothing left to do
+            os._exit(0)
+
+    def error(self, e):
+        tb = e.__traceback__
+        try:
+            frames = [f for f in traceback.extract_tb(tb) if os.path.realpath(f.filename) != THIS_FILE]
+        except BaseException:  # noqa: BLE001 - e.g. MemoryError while memory is still full
+            frames = []
+        traceback.clear_frames(tb)  # release the frames' locals (a MemoryError's huge list) now
+        e.__traceback__ = None
+        file = line = None
+        places = [(f.filename, f.lineno) for f in frames]
+        if isinstance(e, SyntaxError):  # raised by the compiler: the student's file is not in the frames
+            places.append((e.filename or "", e.lineno))
+        for filename, lineno in reversed(places):  # innermost place inside the submission
+            path = os.path.realpath(filename)
+            if path.startswith(self.root + os.sep):
+                file, line = os.path.relpath(path, self.root), lineno
+                break
+        base = next(t for t in type(e).__mro__ if not t.__name__.startswith("_"))  # numpy's _ArrayMemoryError
+        message = _safe_str(e)
+        category = "exception"
+        if isinstance(e, MemoryError):
+            category = "memory"
+        elif isinstance(e, SystemExit):
+            category, message = "exit", f"sys.exit({_safe_str(repr(e.code), 200)}) was called"
+        elif isinstance(e, KeyboardInterrupt):
+            message = ""
+        try:
+            text = "".join(traceback.format_list(frames[-MAX_FRAMES:]))
+        except BaseException:  # noqa: BLE001
+            text = ""
+        text = (text + base.__name__ + (f": {message}" if message else "")).replace(self.root + os.sep, "")
+        if len(text) > MAX_TRACEBACK_CHARS:
+            text = "..." + text[-MAX_TRACEBACK_CHARS:]
+        return {"ok": False, "error": {"type": base.__name__, "message": message, "category": category,
+                                       "traceback": text, "file": file, "line": line}}, None
+
+    def lookup(self, header):
+        """The object named by header: a kept object's attribute, or a name in the student's modules."""
+        obj, module, target = header.get("obj"), header.get("module"), header.get("target")
+        if obj is not None:
+            base = self.resolve(obj)
+        elif module:
+            base = self.modules.get(module) or sys.modules.get(PKG + "." + module)
+            if base is None:
+                raise ImportError(f"module {module} was not imported")
+        else:  # look through every imported module, first import first
+            for base in self.modules.values():
+                if hasattr(base, target.partition(".")[0]):
+                    break
+            else:
+                raise NameError(f"name {target!r} is not defined in the submission")
+        if target is None:
+            return base
+        for part in target.split("."):
+            base = getattr(base, part)
+        return base
+
+    def flush_output(self):
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:  # the reply must not overtake what was printed before it (the parent reads both in order)
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+
+    # ------------------------------------------------------------------ ops
+
+    def op_ping(self, header, values):
+        return {"ok": True, "pid": os.getpid()}, None
+
+    def op_import(self, header, values):
+        name = header["module"]
+        try:
+            self.modules[name] = importlib.import_module(PKG + "." + name)
+        except BaseException as e:  # noqa: BLE001 - SystemExit at import included
+            return self.error(e)
+        return {"ok": True}, None
+
+    def op_call(self, header, values):
+        args, kwargs = list(values.get("args") or []), dict(values.get("kwargs") or {})
+        # repeat=n (timing): call n times with the same arguments and report each call's duration.
+        repeat = header.get("repeat")
+        repeat = max(1, min(repeat, 100_000)) if type(repeat) is int else None
+        times = []
+        try:
+            target = self.lookup(header)
+            if repeat is None:
+                result = target(*args, **kwargs)
+            else:
+                clock = time.perf_counter
+                for _ in range(repeat):
+                    t0 = clock()
+                    result = target(*args, **kwargs)
+                    times.append(clock() - t0)
+        except _StaleHandle:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            return self.error(e)
+        reply, out = {"ok": True}, {"value": result}
+        if repeat is not None:
+            reply["times"] = times
+        if header.get("keep"):
+            t = type(result)
+            reply.update(handle=self.keep(result), handle_type=f"{t.__module__}.{t.__qualname__}")
+        if header.get("return_args", True):
+            out.update(args_after=args, kwargs_after=kwargs)
+        return reply, out
+
+    def op_describe(self, header, values):
+        """What a name is: callable?, its parameters, and whether it accepts n_args positional arguments."""
+        try:
+            target = self.lookup(header)
+        except _StaleHandle:
+            raise
+        except BaseException as e:  # noqa: BLE001 - a missing name, or a module __getattr__ that raised
+            return self.error(e)
+        import inspect  # only here: it would add to every start-up
+
+        t = type(target)
+        info = {"callable": callable(target), "type": f"{t.__module__}.{t.__qualname__}",
+                "kind": "class" if inspect.isclass(target) else "function" if inspect.isroutine(target) else "other",
+                "params": None, "accepts": None}
+        if info["callable"]:
+            try:
+                sig = inspect.signature(target)
+                info["params"] = [str(p) for p in sig.parameters.values()]
+                if header.get("n_args") is not None:
+                    try:
+                        sig.bind(*range(int(header["n_args"])))
+                        info["accepts"] = True
+                    except TypeError:
+                        info["accepts"] = False
+            except BaseException:  # noqa: BLE001 - builtins without a signature, odd __signature__
+                pass
+        return {"ok": True}, {"info": info}
+
+    def op_getattr(self, header, values):
+        found, missing = {}, {}
+        for name in header.get("names", []):
+            try:
+                found[name] = self.lookup({**header, "target": name})
+            except _StaleHandle:
+                raise
+            except BaseException as e:  # noqa: BLE001 - properties run student code
+                missing[name] = {"type": type(e).__name__, "message": _safe_str(e, 500)}
+        return {"ok": True, "missing": missing}, {"attrs": found}
+
+    def op_setattr(self, header, values):
+        try:
+            for name, v in (values.get("values") or {}).items():
+                head, _, last = name.rpartition(".")
+                if head:
+                    owner = self.lookup({**header, "target": head})
+                elif header.get("obj") is not None or header.get("module"):
+                    owner = self.lookup({**header, "target": None})
+                else:  # a module-level name: set it where it is defined
+                    owner = next((m for m in self.modules.values() if hasattr(m, last)), None)
+                    if owner is None:
+                        raise NameError(f"name {last!r} is not defined in the submission")
+                setattr(owner, last, v)
+        except _StaleHandle:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            return self.error(e)
+        return {"ok": True}, None
+
+    def op_drop(self, header, values):
+        for handle in header.get("ids", []):
+            if handle in self.objects:
+                del self.ids[id(self.objects.pop(handle))]
+        return {"ok": True}, None
+
+    def op_exit(self, header, values):
+        return {"ok": True}, None
+
+    def serve(self, hello):
+        self.send({"ok": True, **hello})
+        while True:
+            header = {}
+            try:
+                stale = []  # handles in the arguments that are not alive: noted, so the reply keeps its seq
+                header, values = self.wire.read_message(
+                    self.req, self.limits, ref=lambda h: self.objects[h] if h in self.objects else stale.append(h))
+                if stale:
+                    raise _StaleHandle(stale[0])
+                op = getattr(self, "op_" + str(header.get("op")), None)
+                if op is None:
+                    reply, out = {"ok": False, "error": {"type": "ProtocolError", "category": "exception",
+                                                         "message": f"unknown op {header.get('op')!r}"}}, None
+                else:
+                    reply, out = op(header, values)
+            except self.wire.EndOfStream:
+                os._exit(0)
+            except _StaleHandle as e:
+                reply, out = {"ok": False, "error": {
+                    "type": "StaleHandle", "category": "stale",
+                    "message": f"object handle {e.args[0]} is not alive in this process"}}, None
+            except self.wire.ProtocolError:
+                os._exit(70)  # the stream is out of step with the parent: only a restart helps
+            except Exception as e:  # noqa: BLE001 - a bad request must not end the process
+                reply, out = self.error(e)
+            reply["seq"] = header.get("seq")  # lets the parent spot a reply that is not the one it awaits
+            self.flush_output()
+            self.send(reply, out)
+            if header.get("op") == "exit":
+                os._exit(0)
+
+
+def main():
+    cfg = json.loads(sys.argv[1])
+    if sys.path and os.path.realpath(sys.path[0] or os.getcwd()) == os.path.realpath(HERE):
+        sys.path.pop(0)  # Python 3.10 has no -P: drop grader/sandbox/ so it cannot shadow student modules
+    applied = _load("_grader_limits", "limits.py").apply_rlimits(cfg.get("rlimits", {}))
+    import faulthandler
+
+    import numpy as np
+
+    faulthandler.enable()  # a segfault prints the Python stack into the captured output
+    np.seterr(all="ignore")  # overflow/NaN warnings would flood the output; the parent checks values
+    wire = _load("_grader_wire", "wire.py")
+    child = Child(cfg, wire, np)
+    child.serve({"hello": True, "pid": os.getpid(), "rlimits": applied, "numpy": np.__version__,
+                 "python": sys.version.split()[0]})
+
+
+if __name__ == "__main__":
+    main()

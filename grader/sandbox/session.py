@@ -1,0 +1,719 @@
+"""The grading side of the sandbox: start the student's process, send calls, enforce limits, restart.
+
+The child (child.py) imports the student's modules and executes calls; this side only sends inputs and
+receives plain values (grader.sandbox.wire). While a reply is awaited, one poll() loop watches the
+response pipe and the capture pipe (the child's stdout+stderr) and, every TICK, the child's CPU time, the
+wall clock and whether the child is still alive. Draining the capture pipe in that same loop means a
+flood of output can never block the child, memory stays bounded (output beyond the cap is counted, not
+kept), and output is attributed exactly to the call that printed it (the child flushes before replying).
+
+Nothing here raises because of what the student's code did: every failure becomes an ErrorInfo.
+A Sandbox is not thread-safe; use one per thread.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+from . import limits as _limits
+from . import wire
+from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for callers
+
+CHILD = Path(__file__).with_name("child.py")
+TICK = 0.02  # seconds between CPU/liveness checks while waiting; bounds the CPU overshoot of a limit
+PIPE_SIZE = 1 << 20  # larger pipes move big arrays in fewer wake-ups (Linux; ignored elsewhere)
+SIGNAL_MEANINGS = {
+    "SIGSEGV": "a segmentation fault",
+    "SIGBUS": "a bus error",
+    "SIGFPE": "a floating-point exception",
+    "SIGABRT": "an abort",
+    "SIGILL": "an illegal instruction",
+    "SIGKILL": "a kill, often for using too much memory",
+}
+
+
+@dataclass
+class Limits:
+    cpu_s_per_call: float = 10.0  # CPU seconds per call; verdict-deciding limits are CPU time, not wall time
+    wall_s_per_call: float | None = None  # default: 3 * cpu + 5 (catches sleep/blocking)
+    import_cpu_s: float = 10.0
+    memory_bytes: int = 4 * 2**30  # RLIMIT_AS; below ~2 GiB `import torch` fails, keep >= 4 GiB default
+    output_bytes: int = 64 * 1024  # captured stdout+stderr kept per call; the rest is counted and dropped
+    total_cpu_s: float = 120.0  # whole-submission budget across restarts
+    max_elements: int = 50_000_000
+    file_size_bytes: int = 64 * 2**20
+    open_files: int = 256
+    extra_processes: int = 16  # RLIMIT_NPROC headroom over the user's current task count (non-root only)
+
+    def wall(self, cpu_s: float) -> float:
+        return self.wall_s_per_call if self.wall_s_per_call is not None else 3 * cpu_s + 5
+
+
+@dataclass
+class ErrorInfo:
+    kind: str  # exception | timeout | crash | exit | memory | protocol | skipped | budget | import
+    message: str  # plain sentence for a student, e.g. "forward() did not return within 10 s of CPU time"
+    type: str | None = None
+    traceback: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    value: Any = None  # decoded: numpy arrays, python scalars, lists, tuples, dicts, None, Opaque, Handle
+    args_after: list = field(default_factory=list)
+    kwargs_after: dict = field(default_factory=dict)
+    handle: int | None = None
+    error: ErrorInfo | None = None
+    output: str = ""  # what the student printed during this call (truncated, with a note of how much was dropped)
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    times: list = field(default_factory=list)  # call(repeat=n): each call's duration measured in the child
+
+
+@dataclass(frozen=True)
+class Missing:
+    """getattrs() value for an attribute that could not be read."""
+
+    type: str
+    message: str
+
+
+class _Stop(Exception):
+    """The wait for a reply ended without one: kind is timeout | budget | dead | protocol."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
+class _Capture:
+    def __init__(self, limit: int):
+        self.limit, self.data, self.dropped = limit, bytearray(), 0
+
+    def add(self, chunk: bytes) -> None:
+        room = max(0, self.limit - len(self.data))
+        self.data += chunk[:room]
+        self.dropped += max(0, len(chunk) - room)
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", "replace")
+        return text + (f"\n... [{self.dropped} more bytes of output not shown]" if self.dropped else "")
+
+
+class _Child:
+    """One live child process, its pipes, and the waiting logic for one exchange at a time."""
+
+    def __init__(self, proc: subprocess.Popen, req: int, resp: int, cap: int):
+        self.proc, self.req, self.resp, self.cap = proc, req, resp, cap
+        self.started = time.monotonic()
+        self.last_cpu = 0.0
+        # Set per exchange by Sandbox._exchange:
+        self.deadline = self.cpu_deadline = math.inf
+        self.capture = _Capture(0)
+        self.last_check = 0.0
+
+    def cpu(self) -> float:
+        if self.proc.returncode is not None:  # reaped: its pid may already belong to someone else
+            return self.last_cpu
+        v = _limits.process_cpu_seconds(self.proc.pid)
+        if v is None:  # no /proc: wall time is the conservative stand-in
+            v = time.monotonic() - self.started
+        self.last_cpu = max(self.last_cpu, v)
+        return self.last_cpu
+
+    def drain(self) -> bool:
+        """Read what the capture pipe holds now; False once it is closed or empty."""
+        if self.cap < 0:
+            return False
+        try:
+            chunk = os.read(self.cap, 1 << 16)
+        except BlockingIOError:
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:
+            os.close(self.cap)
+            self.cap = -1
+            return False
+        self.capture.add(chunk)
+        return True
+
+    def drain_rest(self, max_s: float = 0.2) -> None:
+        # Output printed before the reply is already in the pipe; a student thread printing forever
+        # must not keep us here, hence the time box.
+        end = time.monotonic() + max_s
+        while self.drain() and time.monotonic() < end:
+            pass
+
+    def check(self) -> None:
+        now = time.monotonic()
+        self.last_check = now
+        if now >= self.deadline:
+            raise _Stop("wall")
+        if self.cpu() >= self.cpu_deadline:
+            raise _Stop("cpu")
+        if self.proc.poll() is not None:
+            raise _Stop("dead")
+
+    def wait(self, fd: int, write: bool = False) -> None:
+        """Block until fd is ready (or the child dies, or a limit passes), draining output meanwhile."""
+        # poll, not select: select fails on fd numbers above 1024, which a busy grader can reach.
+        want = select.POLLOUT if write else select.POLLIN
+        while True:
+            poller = select.poll()
+            poller.register(fd, want)
+            if self.cap >= 0:
+                poller.register(self.cap, select.POLLIN)
+            timeout = max(0.0, min(TICK, self.deadline - time.monotonic()))
+            ready = dict(poller.poll(timeout * 1000))
+            if self.cap in ready:
+                self.drain()
+            if fd in ready:  # data, room, or a hang-up that the read/write itself will report
+                return
+            if time.monotonic() - self.last_check >= TICK or not ready:
+                try:
+                    self.check()
+                except _Stop as stop:  # a dead child may still have left its last words in the pipe
+                    poller = select.poll()
+                    poller.register(fd, want)
+                    if stop.kind == "dead" and poller.poll(0):
+                        return
+                    raise
+
+    def readinto(self, view: memoryview) -> int:  # the reader interface of wire.read_message
+        self.wait(self.resp)
+        return os.readv(self.resp, [view])
+
+    def send(self, buffers: list) -> None:
+        for buf in buffers:
+            view = memoryview(buf).cast("B")
+            while view:
+                try:
+                    n = os.write(self.req, view)
+                except BlockingIOError:
+                    self.wait(self.req, write=True)
+                    continue
+                except OSError:  # EPIPE: the child is gone
+                    raise _Stop("dead") from None
+                view = view[n:]
+
+    def close_fds(self) -> None:
+        for fd in (self.req, self.resp, self.cap):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.req = self.resp = self.cap = -1
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:  # the child leads its own session, so its pid is the group id; this also reaches grandchildren
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # unkillable (D state): leave it, never hang the grader
+        pass
+
+
+def _cleanup(res: dict) -> None:
+    child = res.pop("child", None)
+    if child is not None:
+        _kill_group(child.proc)
+        child.close_fds()
+    shutil.rmtree(res["tmp"], ignore_errors=True)
+
+
+def _module_name(m: str) -> str:
+    m = m[:-3] if m.endswith(".py") else m
+    return m.replace("\\", "/").strip("/").replace("/", ".")
+
+
+def _module_file(m: str) -> str:
+    return m.replace(".", "/") + ".py"
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s:g}"
+
+
+def _text(x: Any, n: int) -> str | None:
+    return None if x is None else str(x)[:n]
+
+
+class Sandbox:
+    """Run one submission's code in a child process. See the module docstring and docs/architecture.md."""
+
+    def __init__(
+        self,
+        root: Path,
+        modules: dict[str, str] | list[str],
+        limits: Limits | None = None,
+        env_extra: dict[str, str] | None = None,
+        files: dict[str, str] | None = None,
+        search_path: list[Path | str] | None = None,
+    ):
+        """root: the submission folder (copied; the copy is what runs). modules: dotted module names or file
+        paths to import, or graded name -> module (then call() finds a name's module itself).
+        `files`: generated sources (converted notebooks) to write into the copy, relative path -> text.
+        search_path: folders of the submission put on the child's sys.path after the root (absolute within
+        root, or relative to it), so sibling imports work inside nested folders."""
+        self.limits = limits or Limits()
+        if isinstance(modules, dict):  # graded name -> module defining it (from the loader)
+            self.defined_in = {name: _module_name(m) for name, m in modules.items()}
+            names = list(self.defined_in.values())
+        else:
+            self.defined_in, names = {}, [_module_name(m) for m in modules]
+        self.modules = list(dict.fromkeys(names))
+        self.tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        self._res: dict[str, Any] = {"tmp": self.tmp}
+        self._finalizer = weakref.finalize(self, _cleanup, self._res)
+        self.root = self.tmp / "submission"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints")
+        shutil.copytree(root, self.root, symlinks=True, ignore=ignore)
+        for rel, text in (files or {}).items():
+            target = self.root / rel
+            if Path(rel).is_absolute() or ".." in Path(rel).parts or os.path.lexists(target) \
+                    or not target.parent.resolve().is_relative_to(self.root.resolve()):
+                raise ValueError(f"generated file {rel!r} must be a new file inside the submission copy")
+            target.write_text(text, encoding="utf-8")
+        self.search_path: list[str] = []
+        for folder in search_path or []:
+            folder = Path(folder)
+            rel = folder.resolve().relative_to(Path(root).resolve()) if folder.is_absolute() else folder
+            if rel.as_posix() != "." and rel.as_posix() not in self.search_path:
+                self.search_path.append(rel.as_posix())
+        for d in ("home", "tmp"):
+            (self.tmp / d).mkdir()
+        self.env = {  # built from nothing: no secrets or PYTHON* settings leak from the grader
+            "PATH": os.defpath,
+            "HOME": str(self.tmp / "home"),
+            "TMPDIR": str(self.tmp / "tmp"),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONSAFEPATH": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "MPLBACKEND": "Agg",
+            **{v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")},
+            **(env_extra or {}),
+        }
+        self.wire_limits = wire.WireLimits(max_elements=self.limits.max_elements)
+        self.protections = _limits.platform_protections()
+        self.import_errors: dict[str, ErrorInfo | None] = {}
+        self.import_output: dict[str, str] = {}
+        self.start_times: list[float] = []  # seconds from spawn to the child's hello, per child started
+        self.restarts = 0
+        self._spawns = 0
+        self._child: _Child | None = None
+        self._broken: ErrorInfo | None = None  # the child cannot even start: every call fails with this
+        self._cpu_spent = 0.0  # CPU of children that have ended
+        self._wall_charged = 0.0  # idle seconds of wall-clock timeouts, charged to the budget too
+        self._next_handle = 1
+        self._handles: dict[int, str] = {}  # live handle -> type name of the object
+        self._stale: dict[int, str] = {}  # handles of children that have ended -> type name
+        self._timed_out: dict[str, str] = {}
+        self._seq = 0  # request number, echoed in the reply; the greeting is 0
+
+    # ------------------------------------------------------------------ public API
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._end_child()
+        self._finalizer()
+
+    @property
+    def cpu_used(self) -> float:
+        """CPU seconds the submission has used so far, over all its processes."""
+        return self._cpu_spent + (self._child.cpu() if self._child is not None else 0.0)
+
+    @property
+    def budget_used(self) -> float:
+        """What counts against total_cpu_s: CPU time, plus the wall time of calls stopped by the wall clock
+        (so a submission whose every function sleeps also runs out, instead of costing 35 s per function)."""
+        return self.cpu_used + self._wall_charged
+
+    def start(self) -> dict[str, ErrorInfo | None]:
+        """Import every module (once); returns module -> None or the ErrorInfo of its failed import."""
+        for m in self.modules:
+            if m not in self.import_errors:
+                err = self._ensure_child()
+                self.import_errors[m] = err or self._import(m)
+        return dict(self.import_errors)
+
+    def call(
+        self,
+        target: str,
+        *args: Any,
+        obj: int | Handle | None = None,
+        kwargs: dict | None = None,
+        keep: bool = False,
+        module: str | None = None,
+        label: str | None = None,
+        return_args: bool = True,
+        repeat: int | None = None,
+    ) -> Outcome:
+        """Call a student function (or, with obj, a method of a kept object) and return what happened.
+
+        Args may contain Handle(k) to pass kept objects back. keep=True keeps the result in the child and
+        returns its handle. return_args=False skips sending the arguments back (saves time on big inputs).
+        repeat=n (timing) calls n times with the same arguments within one request (one CPU limit for all);
+        Outcome.times holds each call's duration as the child measured it, value the last result.
+        """
+        if obj is not None:
+            obj = obj.id if isinstance(obj, Handle) else int(obj)
+            cls = self._handles.get(obj) or self._stale.get(obj) or "object"
+            qual = f"{cls.rpartition('.')[2]}.{target}"
+        else:
+            module = _module_name(module) if module else self.defined_in.get(target)
+            qual = target
+        label = label or f"{qual}()"
+        blocked = self._blocked(qual, module, obj, label)
+        if blocked:
+            return Outcome(ok=False, error=blocked)
+        header = {"op": "call", "target": target, "obj": obj, "module": module, "keep": keep,
+                  "return_args": return_args}
+        if repeat is not None:
+            header["repeat"] = int(repeat)
+        outcome, reply, values = self._run(header, {"args": list(args), "kwargs": dict(kwargs or {})},
+                                           self.limits.cpu_s_per_call, label, qual)
+        if outcome.ok:
+            outcome.value = values.get("value")
+            outcome.args_after = list(values.get("args_after") or [])
+            outcome.kwargs_after = dict(values.get("kwargs_after") or {})
+            if repeat is not None and isinstance(reply.get("times"), list):
+                outcome.times = [float(t) for t in reply["times"][:int(repeat)] if type(t) in (int, float)]
+            if keep:
+                h = reply.get("handle")
+                if type(h) is not int:
+                    return self._protocol_failure(outcome, label, "a kept object came back without a handle")
+                outcome.handle = h
+                self._handles[h] = _text(reply.get("handle_type"), 200) or "object"
+                self._next_handle = max(self._next_handle, h + 1)
+        return outcome
+
+    def new(self, class_name: str, *args: Any, **kwargs: Any) -> Outcome:
+        """Construct a student class and keep the instance; Outcome.handle refers to it."""
+        return self.call(class_name, *args, kwargs=kwargs, keep=True)
+
+    def describe(self, name: str, module: str | None = None, n_args: int | None = None,
+                 obj: int | Handle | None = None) -> Outcome:
+        """Inspect a name without calling it. Outcome.value: {"callable": bool, "kind": "function" | "class" |
+        "other", "type": "module.Class", "params": ["x", "eps=1e-05", ...] or None, "accepts": whether it can
+        be called with n_args positional arguments (None when unknown)}."""
+        h = obj.id if isinstance(obj, Handle) else obj
+        module = None if h is not None else (_module_name(module) if module else self.defined_in.get(name))
+        label = f"inspecting {name}"
+        blocked = self._blocked(None, module, h, label)
+        if blocked:
+            return Outcome(ok=False, error=blocked)
+        header = {"op": "describe", "target": name, "obj": h, "module": module, "n_args": n_args}
+        outcome, _, values = self._run(header, None, self.limits.cpu_s_per_call, label, None)
+        if outcome.ok:
+            outcome.value = values.get("info") if isinstance(values.get("info"), dict) else None
+            outcome.ok = outcome.value is not None
+        return outcome
+
+    def getattrs(self, handle: int | Handle | None, names: list[str], module: str | None = None) -> Outcome:
+        """Read attributes (dotted paths allowed) of a kept object, or of a module when handle is None.
+
+        Outcome.value maps each name to its value, or to Missing(type, message) if it could not be read.
+        """
+        h = handle.id if isinstance(handle, Handle) else handle
+        label = f"reading {', '.join(names)}"
+        blocked = self._blocked(None, _module_name(module) if module else None, h, label)
+        if blocked:
+            return Outcome(ok=False, error=blocked)
+        header = {"op": "getattr", "obj": h, "module": _module_name(module) if module else None,
+                  "names": list(names)}
+        outcome, reply, values = self._run(header, None, self.limits.cpu_s_per_call, label, None)
+        if outcome.ok:
+            found = values.get("attrs") if isinstance(values.get("attrs"), dict) else {}
+            missing = reply.get("missing") if isinstance(reply.get("missing"), dict) else {}
+            for name, info in missing.items():
+                info = info if isinstance(info, dict) else {}
+                found[str(name)] = Missing(_text(info.get("type"), 100) or "Error",
+                                           _text(info.get("message"), 500) or "")
+            outcome.value = found
+        return outcome
+
+    def setattrs(self, handle: int | Handle | None, values: dict[str, Any], module: str | None = None) -> Outcome:
+        h = handle.id if isinstance(handle, Handle) else handle
+        label = f"setting {', '.join(values)}"
+        blocked = self._blocked(None, _module_name(module) if module else None, h, label)
+        if blocked:
+            return Outcome(ok=False, error=blocked)
+        header = {"op": "setattr", "obj": h, "module": _module_name(module) if module else None}
+        return self._run(header, {"values": dict(values)}, self.limits.cpu_s_per_call, label, None)[0]
+
+    def drop(self, *handles: int | Handle) -> None:
+        """Let the child free kept objects (best effort; nothing happens if the child is gone)."""
+        ids = [h.id if isinstance(h, Handle) else int(h) for h in handles]
+        live = [h for h in ids if self._handles.pop(h, None) is not None]
+        if live and self._child is not None and self._child.proc.poll() is None:
+            self._call_child(self._encode({"op": "drop", "ids": live}), self.limits.cpu_s_per_call, "drop", None)
+
+    def ping(self) -> Outcome:
+        return self._run({"op": "ping"}, None, 5.0, "ping", None)[0]
+
+    # ------------------------------------------------------------------ internals
+
+    def _blocked(self, qual: str | None, module: str | None, obj: int | None, label: str) -> ErrorInfo | None:
+        """A reason to answer at once without running anything, or None."""
+        if self._broken:
+            return self._broken
+        if self.budget_used >= self.limits.total_cpu_s:
+            return self._budget_error(f"{label} was not run")
+        if qual is not None and qual in self._timed_out:
+            return ErrorInfo("skipped", f"{label} was not run again: {self._timed_out[qual]} earlier")
+        if not self.import_errors and self.modules:
+            self.start()
+            if self._broken:
+                return self._broken
+        err = self.import_errors.get(module) if module else None
+        if err is not None:
+            return ErrorInfo("import", f"{label} could not run because {_module_file(module)} failed to import: "
+                                       f"{err.message}", err.type, err.traceback, err.file, err.line)
+        if obj is not None and obj not in self._handles:
+            why = ("was lost when the student's process restarted after an earlier error" if obj in self._stale
+                   else "is unknown (never created, or dropped)")
+            return ErrorInfo("skipped", f"{label} was not run: the object it needs {why}")
+        return None
+
+    def _ensure_child(self) -> ErrorInfo | None:
+        """Have a live child with every module imported that imported fine before."""
+        if self._child is not None and self._child.proc.poll() is None:
+            return None
+        if self._child is not None:
+            self._end_child()
+        for _attempt in range(len(self.modules) + 1):
+            err = self._spawn()
+            if err:
+                return err
+            for m in [m for m, e in self.import_errors.items() if e is None]:
+                e = self._import(m)
+                if e is not None:  # imported fine before but not now: mark it, and restart if it killed us
+                    self.import_errors[m] = e
+                    if self._child is None:
+                        break
+            else:
+                return None
+        return ErrorInfo("crash", "the student's process could not be restarted")
+
+    def _spawn(self) -> ErrorInfo | None:
+        if self._broken:
+            return self._broken
+        lim = self.limits
+        remaining = lim.total_cpu_s - self.budget_used
+        if remaining <= 0:
+            return self._budget_error("the student's process was not started again")
+        rlimits = {"as": lim.memory_bytes, "cpu": math.ceil(remaining) + 2,  # backstop if our watch fails
+                   "fsize": lim.file_size_bytes, "nofile": lim.open_files, "core": 0}
+        if hasattr(os, "geteuid") and os.geteuid() != 0:
+            rlimits["nproc"] = _limits.user_task_count(os.geteuid()) + lim.extra_processes
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        cap_r, cap_w = os.pipe()
+        for fd in (req_w, resp_r):
+            try:
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+            except (OSError, AttributeError):
+                pass
+        cfg = {"req": req_r, "resp": resp_w, "root": str(self.root), "path": self.search_path, "rlimits": rlimits,
+               "first_handle": self._next_handle,
+               "wire": {"max_elements": lim.max_elements, "max_header_bytes": self.wire_limits.max_header_bytes}}
+        flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
+        t0 = time.monotonic()
+        self.restarts += bool(self._spawns)
+        self._spawns += 1
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, *flags, str(CHILD), json.dumps(cfg)],
+                cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, stdout=cap_w, stderr=subprocess.STDOUT,
+                pass_fds=(req_r, resp_w), start_new_session=True, close_fds=True,
+            )
+        except OSError as e:
+            for fd in (req_r, req_w, resp_r, resp_w, cap_r, cap_w):
+                os.close(fd)
+            self._broken = ErrorInfo("crash", f"the grader could not start Python for the submission: {e}")
+            return self._broken
+        for fd in (req_r, resp_w, cap_w):  # the child's ends: closing ours lets EOF tell us it died
+            os.close(fd)
+        os.set_blocking(req_w, False)
+        os.set_blocking(cap_r, False)
+        self._child = _Child(proc, req_w, resp_r, cap_r)
+        self._res["child"] = self._child
+        outcome, hello, _ = self._call_child(None, lim.import_cpu_s, "starting Python", None)
+        if outcome.error and outcome.error.kind == "budget":
+            return outcome.error
+        if not outcome.ok or not hello.get("hello"):
+            # The grader's setup is at fault (numpy missing, memory limit too low): say so, keep the details.
+            lines = outcome.output.strip().splitlines()
+            detail = lines[-1] if lines else (outcome.error.message if outcome.error else "no greeting")
+            self._broken = ErrorInfo("crash", f"the grader could not start Python for the submission: {detail}",
+                                     traceback=outcome.output[-4000:] or None)
+            return self._broken
+        self.start_times.append(time.monotonic() - t0)
+        rl = hello.get("rlimits") if isinstance(hello.get("rlimits"), dict) else {}
+        for name in _limits.RLIMITS:
+            self.protections[f"rlimit_{name}"] = rl.get(name) is True
+        return None
+
+    def _import(self, m: str) -> ErrorInfo | None:
+        label = f"importing {_module_file(m)}"
+        buffers = self._encode({"op": "import", "module": m})
+        outcome, _, _ = self._call_child(buffers, self.limits.import_cpu_s, label, None)
+        self.import_output[m] = outcome.output
+        return outcome.error
+
+    def _end_child(self) -> None:
+        child, self._child = self._child, None
+        self._res.pop("child", None)
+        if child.proc.returncode is None:
+            child.cpu()
+        _kill_group(child.proc)
+        child.close_fds()
+        self._cpu_spent += child.last_cpu
+        self._stale.update(self._handles)
+        self._handles.clear()
+
+    def _run(self, header, values, cpu_s, label, qual) -> tuple[Outcome, dict, dict]:
+        """An exchange with a live child, starting a fresh one (and re-importing) if the last one died."""
+        err = self._ensure_child()
+        if err:
+            return Outcome(ok=False, error=err), {}, {}
+        # A value that cannot travel is the grader's bug: wire raises TypeError here, before the call runs.
+        return self._call_child(self._encode(header, values), cpu_s, label, qual)
+
+    def _encode(self, header: dict, values: dict | None = None) -> list:
+        self._seq += 1
+        return wire.encode({**header, "seq": self._seq}, values, limits=self.wire_limits, strict=True)
+
+    def _call_child(self, buffers, cpu_s, label, qual) -> tuple[Outcome, dict, dict]:
+        """Send buffers (None: only read, e.g. the greeting) and read the reply; failures become Outcomes."""
+        c = self._child
+        left = self.limits.total_cpu_s - self.budget_used  # also refreshes c.last_cpu
+        wall_s = self.limits.wall(cpu_s)
+        cpu_cap, wall_cap = min(cpu_s, left), min(wall_s, left)  # the budget can cut a call short
+        c.capture = _Capture(self.limits.output_bytes)
+        t0, cpu0 = time.monotonic(), c.last_cpu
+        c.deadline, c.cpu_deadline = t0 + wall_cap, cpu0 + cpu_cap
+        c.last_check = t0
+        try:
+            if buffers is not None:
+                c.send(buffers)
+            reply, decoded = wire.read_message(c, self.wire_limits)
+            c.drain_rest()
+            if not isinstance(reply.get("ok"), bool):
+                raise ProtocolError("reply without 'ok'")
+            if reply.get("seq") != (self._seq if buffers is not None else None):
+                raise ProtocolError("reply out of sequence")
+        except (_Stop, ProtocolError) as e:
+            c.drain_rest()
+            kind = e.kind if isinstance(e, _Stop) else "protocol"
+            if kind == "protocol" or (kind == "dead" and c.proc.poll() is None):
+                try:  # a broken stream from a child that is dying anyway is a crash, not garbage
+                    c.proc.wait(timeout=0.2)
+                    kind = "dead"
+                except subprocess.TimeoutExpired:
+                    kind = "protocol"
+            cpu, wall = c.cpu() - cpu0, time.monotonic() - t0
+            rc = c.proc.returncode
+            self._end_child()
+            if kind == "wall":
+                self._wall_charged += max(0.0, wall - cpu)
+            if ((kind == "cpu" and cpu_cap < cpu_s) or (kind == "wall" and wall_cap < wall_s)
+                    or (kind == "dead" and rc == -getattr(signal, "SIGXCPU", 999))):  # or the rlimit backstop
+                error = self._budget_error(f"{label} was stopped")
+            else:
+                error = self._stop_error(kind, rc, label, cpu_s, wall_s, str(e) if kind == "protocol" else "")
+            if error.kind == "timeout" and qual:
+                self._timed_out[qual] = error.message.replace(f"{label} ", "", 1)
+            return Outcome(ok=False, error=error, output=c.capture.text(), cpu_s=round(cpu, 3), wall_s=wall), {}, {}
+        outcome = Outcome(ok=reply["ok"], output=c.capture.text(), cpu_s=round(c.cpu() - cpu0, 3),
+                          wall_s=time.monotonic() - t0)
+        if not outcome.ok:
+            outcome.error = self._reply_error(reply.get("error"), label)
+        return outcome, reply, decoded
+
+    def _protocol_failure(self, outcome: Outcome, label: str, detail: str) -> Outcome:
+        if self._child is not None:
+            self._end_child()
+        outcome.ok, outcome.value = False, None
+        outcome.error = ErrorInfo("protocol", f"{label} broke the grader's connection to the student's process "
+                                              f"({detail})")
+        return outcome
+
+    def _budget_error(self, what: str) -> ErrorInfo:
+        return ErrorInfo("budget", f"{what}: the submission used up its total time budget of "
+                                   f"{_fmt_s(self.limits.total_cpu_s)} s of CPU time")
+
+    def _stop_error(self, kind: str, rc: int | None, label: str, cpu_s: float, wall_s: float,
+                    detail: str) -> ErrorInfo:
+        if kind == "cpu":
+            return ErrorInfo("timeout", f"{label} did not return within {_fmt_s(cpu_s)} s of CPU time")
+        if kind == "wall":
+            return ErrorInfo("timeout", f"{label} did not return within {_fmt_s(wall_s)} s "
+                                        "(wall clock; it may be sleeping or waiting for input)")
+        if kind == "protocol" or rc == 70:  # 70: the child itself found the request stream out of step
+            return ErrorInfo("protocol", f"{label} broke the grader's connection to the student's process (it may "
+                                         f"write to file descriptors it does not own): {detail[:200]}")
+        if rc is not None and rc < 0:
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = f"signal {-rc}"
+            meaning = SIGNAL_MEANINGS.get(name)
+            return ErrorInfo("crash", f"the Python process crashed during {label}: killed by {name}"
+                                      + (f" ({meaning})" if meaning else ""))
+        return ErrorInfo("exit", f"the Python process ended during {label} with exit code {rc} "
+                                 "(os._exit, or a library that exits the process)")
+
+    def _reply_error(self, err: Any, label: str) -> ErrorInfo:
+        err = err if isinstance(err, dict) else {}
+        typ = _text(err.get("type"), 100) or "Exception"
+        msg = _text(err.get("message"), 2000) or ""
+        line = err.get("line") if type(err.get("line")) is int else None
+        category = err.get("category")
+        if category == "stale":
+            return ErrorInfo("skipped", f"{label} was not run: an object it needs was lost when the student's "
+                                        "process restarted after an earlier error")
+        if category == "transfer":  # the call worked, but its result was too big or too odd to send
+            return ErrorInfo("exception", f"{label} returned a result the grader could not receive: {msg}", typ)
+        kind = {"memory": "memory", "exit": "exit"}.get(category, "exception")
+        text = {"memory": f"{label} ran out of memory ({typ}: {msg})", "exit": f"{label} tried to end the program: {msg}"}
+        return ErrorInfo(kind, text.get(kind, f"{label} raised {typ}: {msg}" if msg else f"{label} raised {typ}"),
+                         typ, _text(err.get("traceback"), 8000), _text(err.get("file"), 500), line)

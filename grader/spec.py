@@ -1,0 +1,165 @@
+"""The declarative language exercises are written in.
+
+An exercise file (built-in ones in exercises/, an instructor's own beside the assignment file) defines
+`EXERCISE = Exercise(...)`: the functions or class the student writes, how to generate their
+arguments, the PyTorch reference, which checks apply with their points, and catalogued mistakes.
+The engine reads these objects; it never branches on an exercise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+# How arguments are generated; see grader/inputs.py.
+ARG_KINDS = ("normal", "uniform", "logits", "probs", "onehot", "labels", "positive", "mask", "fixed")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: shape in symbolic dimensions (resolved per case) and how to draw values."""
+
+    shape: tuple[str | int, ...] = ()
+    kind: str = "normal"
+    scale: float = 1.0  # standard deviation (normal, logits) or half-width (uniform)
+    away_from: tuple[float, ...] = ()  # kinks to keep away from (finite differences must not cross them)
+    margin: float = 0.1
+    differentiable: bool = True
+    value: Any = None  # for kind="fixed": a number (hyperparameters such as a learning rate)
+    classes: str = "C"  # the dimension that counts classes, for labels/onehot/probs
+    large: float = 1.0  # multiply by this in cases marked `large` (stability on big logits)
+
+    def __post_init__(self):
+        if self.kind not in ARG_KINDS:
+            raise ValueError(f"Arg kind {self.kind!r} is not one of {ARG_KINDS}")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One generated input set: sizes of the symbolic dimensions, and whether values are large."""
+
+    dims: dict[str, int]
+    large: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong variant. `reference` has the signature of the reference it imitates."""
+
+    id: str
+    explanation: str
+    reference: Callable[..., Any]
+    check: str = "forward"  # which check's outputs it imitates: forward | backward | update | ...
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The student's backward for a forward function.
+
+    `args` lists the backward's parameters by name: "dout" (the upstream gradient, omitted for
+    scalar-valued losses) and names of the forward's arguments. It returns the gradients of the
+    forward's `wrt` arguments, in that order (one array, or a tuple).
+    """
+
+    name: str
+    args: tuple[str, ...]
+    wrt: tuple[str, ...]
+    checks: dict[str, float] = field(default_factory=lambda: {"backward": 2.0, "gradcheck": 1.0})
+    mistakes: tuple[Mistake, ...] = ()
+    doc: str = ""
+
+    @property
+    def takes_upstream(self) -> bool:
+        return "dout" in self.args
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function the student writes, compared with a PyTorch reference of the same arguments."""
+
+    name: str
+    args: dict[str, Arg]
+    reference: Callable[..., Any]  # torch tensors in, in `args` order -> tensor or tuple of tensors
+    checks: dict[str, float] = field(default_factory=lambda: {"forward": 2.0})
+    cases: tuple[Case, ...] = ()
+    outputs: tuple[str, ...] = ("out",)
+    backward: Backward | None = None
+    kinks: tuple[dict[str, Any], ...] = ()  # explicit inputs at kinks and ties (documented convention)
+    mutates: tuple[str, ...] = ()  # arguments an update is meant to change (exempt from the inputs check)
+    axis: int | None = None  # the axis a normalization runs over, for wrong-axis hints
+    batch_dim: str | None = "N"  # the dimension that is the batch, for batch-size hints
+    mistakes: tuple[Mistake, ...] = ()
+    doc: str = ""
+    exact: bool = False  # outputs are labels or masks: equality, not tolerance
+
+    def graded_names(self) -> list[str]:
+        return [self.name] + ([self.backward.name] if self.backward else [])
+
+
+@dataclass(frozen=True)
+class Param:
+    """A model parameter: its shape in symbolic dims; `bias=True` accepts (1, n) or (n,)."""
+
+    shape: tuple[str, ...]
+    bias: bool = False
+    grad: str = ""  # key of its gradient in the dict backward returns (default "d" + name)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A class the student writes (a small network with parameters as attributes).
+
+    `reference(params, X)` returns the model's output probabilities from a dict of float64 tensors;
+    `loss(probs, y_onehot)` the mean loss. Methods map the roles the checks know onto the student's
+    method names; `checks` says which roles are graded and for how many points.
+    """
+
+    class_name: str
+    init_args: dict[str, str]  # constructor argument -> dimension name
+    params: dict[str, Param]
+    reference: Callable[..., Any]
+    loss: Callable[..., Any]
+    methods: dict[str, str]  # role -> method name: forward, loss, backward, update, train_step, predict
+    checks: dict[str, float]
+    cases: tuple[Case, ...] = ()
+    learning_rate: float = 0.1
+    mistakes: tuple[Mistake, ...] = ()
+    doc: str = ""
+    training: dict[str, Any] = field(default_factory=dict)  # options for the training check
+    # Check kinds added only when an assignment option is on: option -> {kind: points},
+    # e.g. {"timing": {"model_timing": 0.0}} runs the timing when `timing = true` (or --timing).
+    optional_checks: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def grad_key(self, name: str) -> str:
+        return self.params[name].grad or f"d{name}"
+
+    def graded_names(self) -> list[str]:
+        return [self.class_name]
+
+
+Unit = Function | Model
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    units: tuple[Unit, ...]
+    starter: str = ""  # student starter module file name, e.g. "layers.py"
+    description: str = ""
+    visibility: dict[str, str] = field(default_factory=dict)  # check kind -> Gradescope visibility
+
+    def required_names(self) -> list[str]:
+        names: list[str] = []
+        for unit in self.units:
+            names.extend(unit.graded_names())
+        return names
+
+
+def as_float64(value: Any) -> np.ndarray:
+    """Reference outputs (torch tensors or numbers) as float64 NumPy arrays."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)

@@ -1,0 +1,43 @@
+"""Write the student starter kit from the exercises themselves, so stubs and grading never drift:
+every graded function as a stub with its docstring that raises NotImplementedError."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from .assignment import Assignment
+from .spec import Exercise, Function, Model
+
+HEADER = '"""{title}\n\n{description}\nFill in every function; the grader checks each one against PyTorch.\n"""\nimport numpy as np\n'
+
+
+def _stub(name: str, params: list[str], doc: str) -> str:
+    body = textwrap.indent(f'"""{doc.strip()}\n"""\nraise NotImplementedError\n', "    ")
+    return f"\n\ndef {name}({', '.join(params)}):\n{body}"
+
+
+def _unit_source(unit, names: dict[str, str]) -> str:
+    if isinstance(unit, Model):
+        return "\n" + unit.doc.strip("\n").replace("class NeuralNetwork", f"class {names.get(unit.class_name, unit.class_name)}") + "\n"
+    assert isinstance(unit, Function)
+    source = _stub(names.get(unit.name, unit.name), list(unit.args), unit.doc)
+    if unit.backward is not None:
+        source += _stub(names.get(unit.backward.name, unit.backward.name), list(unit.backward.args), unit.backward.doc)
+    return source
+
+
+def starter_source(exercise: Exercise, names: dict[str, str] | None = None) -> str:
+    description = (exercise.description or "").strip().splitlines()
+    header = HEADER.format(title=exercise.title, description=" ".join(description[:1]) + "\n" if description else "")
+    return header + "".join(_unit_source(u, names or {}) for u in exercise.units)
+
+
+def write_starter(assignment: Assignment, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for exercise in assignment.select(None):
+        path = out_dir / (exercise.starter or f"{exercise.id}.py")
+        path.write_text(starter_source(exercise, assignment.names), encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,48 @@
+"""Run PyTorch references on NumPy inputs, in float64, in the grading process only."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from .spec import as_float64
+
+
+def to_tensor(value: Any, requires_grad: bool = False) -> Any:
+    """NumPy arrays become float64 (or int64 for labels) tensors; numbers stay numbers."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iub":
+            return torch.from_numpy(value.astype(np.int64))
+        tensor = torch.from_numpy(np.array(value, dtype=np.float64))
+        return tensor.requires_grad_(requires_grad)
+    return value
+
+
+def as_tuple(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def forward(reference: Callable[..., Any], inputs: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    """The reference's outputs as float64 arrays."""
+    with torch.no_grad():
+        out = reference(*(to_tensor(v) for v in inputs.values()))
+    return tuple(as_float64(o) for o in as_tuple(out))
+
+
+def gradients(reference: Callable[..., Any], inputs: dict[str, Any], wrt: Iterable[str],
+              upstream: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Autograd gradients of sum(reference(inputs) * upstream) with respect to `wrt`."""
+    wrt = tuple(wrt)
+    tensors = {name: to_tensor(v, requires_grad=name in wrt) for name, v in inputs.items()}
+    out = as_tuple(reference(*tensors.values()))[0]
+    grad_out = None if upstream is None else torch.from_numpy(np.asarray(upstream, dtype=np.float64))
+    grads = torch.autograd.grad(out, [tensors[n] for n in wrt], grad_outputs=grad_out, allow_unused=True)
+    return tuple(np.zeros(np.shape(inputs[n])) if g is None else as_float64(g) for n, g in zip(wrt, grads))
+
+
+def call_numpy(function: Callable[..., Any], values: Iterable[Any]) -> tuple[np.ndarray, ...]:
+    """Run a torch function written for catalogued mistakes on NumPy values (no autograd)."""
+    with torch.no_grad():
+        out = function(*(to_tensor(v) for v in values))
+    return tuple(as_float64(o) for o in as_tuple(out))

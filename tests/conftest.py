@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import FAST_LIMITS
+
+from grader.assignment import load_assignment
+from grader.sandbox.session import Limits
+from grader.seeds import Seed
+
+
+@pytest.fixture(scope="session")
+def assignment():
+    return load_assignment()
+
+
+@pytest.fixture
+def grade_it(assignment):
+    """Grade a path with the practice seed and short limits; returns the GradeResult."""
+    from grader.engine import grade
+
+    def run(path, exercises=None, limits=None, seed=None, spec=None):
+        return grade(Path(path), spec or assignment, seed or Seed(assignment.practice_seed, "practice"),
+                     exercise_ids=exercises, limits=Limits(**{**FAST_LIMITS, **(limits or {})}))
+    return run
