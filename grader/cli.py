@@ -78,8 +78,12 @@ def example_path() -> Path:
                    "downloaded. The CIFAR-10 batches are pickles: use a folder you trust.")
 @click.option("--dataset", type=click.Choice(["digits", "mnist", "cifar10"]), default=None,
               help="Data set of the training check and the timing (default: the exercise's, scikit-learn's digits).")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write JUnit XML here (one test per check), for CI test reports.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
+              help="Exit with status 1 when the score is below PERCENT of the maximum (a CI job then fails).")
 def grade_command(path, out_dir, exercises, assignment, seed_file, example, color, notebook_mode, timing, data_dir,
-                  dataset):
+                  dataset, junit_path, fail_under):
     """Grade the submission at PATH."""
     from .assignment import AssignmentError
     from .loader import SubmissionError
@@ -113,8 +117,14 @@ def grade_command(path, out_dir, exercises, assignment, seed_file, example, colo
         result = grade(path, spec, seed, exercise_ids=list(exercises) or None)
     except (SubmissionError, AssignmentError) as error:
         usage_error(str(error))
-    written = write_reports(result, out_dir)
+    written = write_reports(result, out_dir, junit_path=junit_path)
     click.echo(render_terminal(result, color=color, report_path=str(written.get("html", out_dir))))
+    from .ci import publish_github, threshold_failure
+    publish_github(result, echo=click.echo)  # only inside GitHub Actions
+    failure = threshold_failure(result, fail_under)
+    if failure:
+        click.echo(f"grade: {failure}", err=True)
+        sys.exit(1)
 
 
 @main.command("list")
@@ -138,6 +148,46 @@ def starter_command(out_dir, assignment):
     from .starter import write_starter
     for path in write_starter(_assignment(assignment), out_dir):
         click.echo(str(path))
+
+
+@main.command("init-ci")
+@click.option("--provider", type=click.Choice(["github", "gitlab"]), default="github", show_default=True)
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True,
+              help="The student repository to write the workflow into.")
+@click.option("--submission", default=".", show_default=True, help="The submission's path inside the repository.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=100.0, show_default=True, metavar="PERCENT",
+              help="The job fails when the score is below PERCENT of the maximum.")
+@click.option("--assignment", help="The course's assignment file, as a path inside the repository.")
+@click.option("--package", help="pip requirement that installs the grader. Default: this exact version.")
+@click.option("--force", is_flag=True, help="Replace an existing workflow file.")
+def init_ci_command(provider, repo, submission, fail_under, assignment, package, force):
+    """Write a CI workflow that grades every push with the practice seed."""
+    from .init_ci import InitCIError, write_workflow
+    try:
+        path = write_workflow(repo, provider, force=force, submission=submission, fail_under=fail_under,
+                              assignment=assignment, package=package)
+    except InitCIError as error:
+        usage_error(str(error))
+    click.echo(str(path))
+
+
+@main.command("gradescope-bundle")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("autograder.zip"),
+              show_default=True)
+@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML). Default: the bundled one.")
+@click.option("--seed-file", type=click.Path(path_type=Path),
+              help="The private seed, stored in the bundle. Without it Gradescope grades with the practice seed.")
+@click.option("--package", help="pip requirement that installs the grader. Default: this exact version.")
+def gradescope_bundle_command(out, assignment, seed_file, package):
+    """Write a Gradescope autograder zip (setup.sh, run_autograder, the assignment)."""
+    from .gradescope_bundle import BundleError, write_bundle
+    try:
+        path = write_bundle(out, assignment, seed_file, package)
+    except BundleError as error:
+        usage_error(str(error))
+    if seed_file is None:
+        click.echo(_("warning: no --seed-file; Gradescope will grade with the public practice seed."), err=True)
+    click.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,7 +45,8 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
                                                                                 error=error.message))
         for exercise in exercises:
             ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
-                               import_errors=import_errors, names=assignment.names, options=assignment.options)
+                               import_errors=import_errors, names=assignment.names, options=assignment.options,
+                               unparsable=[str(i) for i in plan.errors if i.kind in ("syntax", "encoding")])
             result.exercises.append(grade_exercise(ctx))
         result.protections = dict(sandbox.protections)
     result.duration_s = round(time.perf_counter() - started, 3)

@@ -70,7 +70,7 @@ def draw(arg: Arg, case: Case, rng: np.random.Generator) -> Any:
 
 
 def draw_all(args: dict[str, Arg], case: Case, rng: np.random.Generator) -> dict[str, Any]:
-    return {name: draw(arg, case, rng) for name, arg in args.items()}
+    return {name: case.values[name] if name in case.values else draw(arg, case, rng) for name, arg in args.items()}
 
 
 def describe(name: str, value: Any) -> str:

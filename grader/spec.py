@@ -42,6 +42,8 @@ class Case:
     dims: dict[str, int]
     large: bool = False
     label: str = ""
+    values: dict[str, Any] = field(default_factory=dict)  # argument values for this case (e.g. training=False)
+    kinds: tuple[str, ...] = ()  # check kinds that use this case; empty: all (an eval-mode case has no backward)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from helpers import SOLUTION, check, failed, make_submission
 
+from grader.inputs import draw_all, rng_for
 from grader.results import NOT_ATTEMPTED, PASSED
+from grader.seeds import Seed
+from grader.spec import Arg, Case
 
 
 def test_model_solution_gets_full_marks(grade_it):
@@ -122,3 +125,16 @@ def test_missing_functions_are_not_attempted(grade_it, tmp_path):
     assert forward.status == NOT_ATTEMPTED and forward.score == 0
     assert "not defined" in forward.message
     assert check(result, "layers", "tanh_backward.backward").status == PASSED
+
+
+def test_same_seed_same_verdicts_and_another_seed_other_cases(grade_it, tmp_path):
+
+    sub = make_submission(tmp_path, {"layers.py": [("return np.tanh(x)", "return np.tanh(x) + 1e-3 * x")]})
+
+    def verdicts(seed):
+        result = grade_it(sub, exercises=["layers"], seed=Seed(seed, "private"))
+        return [(c.name, c.score, [(k.label, k.passed, k.message) for k in c.cases]) for c in result.checks()]
+    assert verdicts(7) == verdicts(7)
+    args, case = {"x": Arg(shape=("N", "D"))}, Case({"N": 2, "D": 3})
+    first, second = (draw_all(args, case, rng_for(s, "layers", "relu_forward"))["x"] for s in (7, 8))
+    assert not (first == second).any()

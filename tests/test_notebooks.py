@@ -13,7 +13,7 @@ from nbformat import v4
 
 from grader.loader import SubmissionError, plan_submission
 from grader.notebook import TORCH_POLICY, strip_magics
-from grader.results import NOT_ATTEMPTED, PASSED
+from grader.results import ERROR, NOT_ATTEMPTED, PASSED, Location
 
 LAYERS = (SOLUTION / "layers.py").read_text()
 NETWORK = (SOLUTION / "network.py").read_text()
@@ -176,7 +176,8 @@ def test_unparsable_cell_is_reported_and_the_rest_graded(grade_it, tmp_path):
     (error,) = result.errors
     assert error.startswith(f"hw.ipynb, cell {broken + 2} (id ") and ", line 2: syntax error: '(' was never closed" \
         in error and "the rest of the notebook is" in error
-    assert check(result, "layers", "tanh_forward.forward").status == NOT_ATTEMPTED
+    missing = check(result, "layers", "tanh_forward.forward")
+    assert missing.status == ERROR and f"cell {broken + 2}" in missing.message
     # tanh_backward's checks call tanh_forward too; nothing else is touched.
     assert {c.function for c in result.checks() if c.score < c.max_score} == {"tanh_forward", "tanh_backward"}
     assert check(result, "layers", "relu_forward.forward").status == PASSED
@@ -276,7 +277,8 @@ def test_defs_mode_keeps_definitions_and_plain_values(tmp_path):
     assert "net = Net()" not in text and "print(i)" not in text and "main()" not in text
     assert plan.missing == [] and plan.errors == []
     notes = "\n".join(plan.notes)
-    assert "nb.ipynb, cell 1: `import seaborn_not_installed` is not run: seaborn_not_installed is not installed" in notes
+    assert ("nb.ipynb, cell 1: `import seaborn_not_installed` is not run: seaborn_not_installed is not "
+            "installed") in notes
     assert "nb.ipynb: uses (cell 4) uses net, which cell 4 sets in code the grader does not run (it calls Net()" \
         in notes
     assert nb.location(text.splitlines().index("def uses(x):") + 1) == plan.definitions["uses"].location
@@ -287,7 +289,8 @@ def test_defs_mode_keeps_definitions_and_plain_values(tmp_path):
 def test_notebook_without_cell_ids_and_in_a_subfolder(tmp_path):
     raw = {"nbformat": 4, "nbformat_minor": 4, "metadata": {},
            "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1,
-                      "source": ["import numpy as np\n", "\n", "def relu_forward(x):\n", "    return np.maximum(0, x)"]}]}
+                      "source": ["import numpy as np\n", "\n", "def relu_forward(x):\n",
+                                 "    return np.maximum(0, x)"]}]}
     (tmp_path / "parte 1").mkdir()
     (tmp_path / "parte 1" / "Práctica 1.ipynb").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
     plan = plan_submission(tmp_path, ["relu_forward"])
@@ -302,3 +305,14 @@ def test_notebook_named_like_a_library_and_top_level_await(tmp_path):
     plan = plan_submission(path, ["relu_forward"])
     assert plan.errors == [] and plan.modules == ["_nb_numpy"]  # it imports as _nb_numpy: no shadowing
     assert not any("same name as the numpy library" in n for n in plan.notes)
+
+
+def test_old_format_notebook_is_converted(tmp_path):
+    from nbformat import v3
+    nb = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[
+        v3.new_text_cell("markdown", "hola"),
+        v3.new_code_cell(input="import numpy as np\r\ndef relu_forward(x):\r\n    return np.maximum(0, x)\r\n")])])
+    (tmp_path / "vieja.ipynb").write_text(nbformat.writes(nb, version=3), encoding="utf-8")
+    plan = plan_submission(tmp_path / "vieja.ipynb", ["relu_forward"])
+    assert plan.errors == []
+    assert plan.definitions["relu_forward"].location == Location("vieja.ipynb", 3, 2, None, 2)  # no made-up id

@@ -98,9 +98,12 @@ def _case_label(i: int, inputs: dict, large: bool) -> str:
 
 def _each_case(ctx, fn: Function, kind: str):
     for i, case in enumerate(fn.cases):
+        if case.kinds and kind not in case.kinds:
+            continue
         rng = ctx.rng(fn.name, kind, str(i))
         inputs = draw_all(fn.args, case, rng)
-        yield _case_label(i, inputs, case.large), inputs, rng
+        label = _case_label(i, inputs, case.large)
+        yield (f"{label} ({case.label})" if case.label else label), inputs, rng
 
 
 @check_kind("interface")
@@ -144,9 +147,15 @@ def backward(ctx, fn: Function, points: float):
                      ctx.location(fn.backward.name))
 
 
+def _first_output(fn: Function, value):
+    """The output a backward differentiates: the first of a multi-output forward (batchnorm's out)."""
+    outputs = _outputs(value, len(fn.outputs))
+    return outputs[0] if outputs is not None else value
+
+
 def _scalar(value, upstream) -> float | None:
     """sum(output * upstream): the scalar whose directional derivative the gradients predict."""
-    array, _what = coerce(_outputs(value, 1)[0])
+    array, _what = coerce(value)
     if array is None or array.dtype.kind not in "biuf":
         return None
     if upstream is not None:
@@ -185,11 +194,11 @@ def gradcheck(ctx, fn: Function, points: float):
                 result.cases.append(case_result(label, call, _("the gradient for {names} is not an array of its "
                                                                "input's shape.").format(names=", ".join(wrong)), []))
                 continue
-            step, rtol = fd_settings(*grads, _outputs(base.value, 1)[0])
+            step, rtol = fd_settings(*grads, _first_output(fn, base.value))
 
             def value_at(moved):
                 out = ctx.call(fn.name, *moved.values())
-                return _scalar(out.value, upstream) if out.ok else None
+                return _scalar(_first_output(fn, out.value), upstream) if out.ok else None
             message = directional_check(value_at, inputs, arrays, rng, step, rtol)
             result.cases.append(CaseResult(label=label, passed=message is None, call=call, message=message or ""))
     return run_check(ctx, "gradcheck", fn, ctx.student_name(backward.name), points, body,

@@ -191,7 +191,8 @@ def _finite(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, label: str, curve: dict) -> CaseResult:
+def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, label: str, curve: dict,
+               instances: list | None = None) -> CaseResult:
     """Train the student's network on `schedule` and compare it with the reference run."""
     lr = float(cfg["learning_rate"])
     dims = {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes, "N": len(data.y_train)}
@@ -210,6 +211,8 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
     reference_s = time.perf_counter() - started
 
     instance = Instance(ctx, model, Case(dims=dims), params)
+    if instances is not None:
+        instances.append(instance)
     if instance.failure is not None:
         return CaseResult(label=label, passed=False, call=call, message=instance.failure)
     shapes = {k: params[k].shape for k in model.params}
@@ -307,7 +310,7 @@ def model_training(ctx, model: Model, points: float):
             plans.append((_("mini-batch: {k} steps of {b} on {data}").format(k=cfg["minibatch_steps"], b=b,
                                                                           data=data.describe()),
                           "mini-batch", batch_schedule(n, b, int(cfg["minibatch_steps"]), rng)))
-        curves = {}
+        curves, instances = {}, []
         result.extra["training"] = {k: cfg[k] for k in ("dataset", "hidden", "learning_rate", "full_batch_steps",
                                                         "batch_size", "minibatch_steps", "accuracy_margin")}
         result.extra["curves"] = curves
@@ -316,12 +319,16 @@ def model_training(ctx, model: Model, points: float):
             curves[key] = {"label": label}
             try:
                 with torch_threads(1):  # tiny matrices: threads only add overhead (and stall on a busy host)
-                    case = train_case(ctx, model, cfg, data, evaluator, params, schedule, label, curves[key])
+                    case = train_case(ctx, model, cfg, data, evaluator, params, schedule, label, curves[key],
+                                      instances)
             except _ConfigError as error:
                 result.cases.clear()
                 result.status, result.message = ERROR, str(error)
                 return
             result.cases.append(case)
+        handles = [i.handle for i in instances if i.handle is not None]
+        if handles:
+            ctx.sandbox.drop(*handles)  # the trained objects are not needed any more
         if any(isinstance(c, _Verdict) for c in result.failed_cases()):
             result.status = FAILED  # the network trained, but not like the reference: a failure, not an error
 

@@ -1,0 +1,84 @@
+"""PyTorch references for the convolutional layers, and the catalogued wrong variants.
+
+Every function takes float64 tensors (and the integer hyperparameters) in the documented argument
+order. conv2d is torch's F.conv2d: cross-correlation on NCHW arrays, symmetric zero padding, sizes
+floored. Max-pooling is F.max_pool2d without padding or ceil mode; at ties its gradient goes to the
+first maximum of the window in row-major order.
+"""
+import torch
+import torch.nn.functional as F
+from torch.nn.grad import conv2d_input, conv2d_weight
+
+
+def conv2d(x, w, b, stride, padding):
+    return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=1, groups=1)
+
+
+def maxpool2d(x, kernel_size, stride):
+    return F.max_pool2d(x, kernel_size, stride=stride, padding=0, dilation=1, ceil_mode=False)
+
+
+# ----------------------------------------------------------------------------- catalogued mistakes
+
+
+def conv2d_flipped_kernel(x, w, b, stride, padding):
+    """A true convolution (the kernel flipped), where deep learning's conv2d is a cross-correlation."""
+    return conv2d(x, w.flip((2, 3)), b, stride, padding)
+
+
+def _conv2d_grads(dout, x, w, stride, padding, weight=None):
+    dx = conv2d_input(x.shape, w if weight is None else weight, dout, stride=stride, padding=padding)
+    return dx, conv2d_weight(x, w.shape, dout, stride=stride, padding=padding)
+
+
+def conv2d_backward_db_batch_only(dout, x, w, b, stride, padding):
+    """db summed over the batch but not over the output positions."""
+    return (*_conv2d_grads(dout, x, w, stride, padding), dout.sum(0))
+
+
+def conv2d_backward_db_mean(dout, x, w, b, stride, padding):
+    """db averaged instead of summed over the batch and positions."""
+    return (*_conv2d_grads(dout, x, w, stride, padding), dout.mean((0, 2, 3)))
+
+
+def conv2d_backward_dx_kernel_not_flipped(dout, x, w, b, stride, padding):
+    """dx as a full convolution of dout with the kernel unflipped."""
+    dx, dw = _conv2d_grads(dout, x, w, stride, padding, weight=w.flip((2, 3)))
+    return dx, dw, dout.sum((0, 2, 3))
+
+
+def _maxpool_backward(dout, x, kernel_size, stride, window_grad, accumulate=True):
+    """Loop over the pooling windows; `window_grad(window, d)` is the gradient of one window."""
+    dx = torch.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows = slice(i * stride, i * stride + kernel_size)
+            cols = slice(j * stride, j * stride + kernel_size)
+            grad = window_grad(x[:, :, rows, cols], dout[:, :, i, j, None, None])
+            dx[:, :, rows, cols] = dx[:, :, rows, cols] + grad if accumulate else torch.where(grad != 0, grad,
+                                                                                               dx[:, :, rows, cols])
+    return dx
+
+
+def maxpool2d_backward_every_tie(dout, x, kernel_size, stride):
+    """The gradient given to every element equal to its window's maximum."""
+    def to_ties(window, d):
+        return d * (window == window.amax((2, 3), keepdim=True))
+    return _maxpool_backward(dout, x, kernel_size, stride, to_ties)
+
+
+def maxpool2d_backward_average(dout, x, kernel_size, stride):
+    """The gradient spread evenly over each window, as average pooling's."""
+    return _maxpool_backward(dout, x, kernel_size, stride,
+                             lambda window, d: d.expand_as(window) / kernel_size ** 2)
+
+
+def maxpool2d_backward_overwrite(dout, x, kernel_size, stride):
+    """dx[max] = dout instead of +=: where windows overlap, the last window's gradient replaces the
+    others'."""
+    def to_first_max(window, d):
+        n, c, h, w = window.shape
+        first = window.reshape(n, c, h * w).argmax(2)  # torch's argmax: the first maximum
+        mask = F.one_hot(first, h * w).reshape(n, c, h, w).to(window.dtype)
+        return d * mask
+    return _maxpool_backward(dout, x, kernel_size, stride, to_first_max, accumulate=False)
