@@ -2,7 +2,9 @@
 
 Both are run as fresh processes, alternately, `--repeats` times; the medians and their ratio are
 printed (the target is a ratio of about 3 or less: the grade is then dominated by what every PyTorch
-program pays at start-up). Run from anywhere:
+program pays at start-up), in wall time and in CPU time of the process tree (getrusage of children:
+much less sensitive to other load on a shared machine), with the slowest checks as results.json
+reports them. Run from anywhere:
 
     python benchmarks/bench_grade_network.py --repeats 7
 
@@ -11,7 +13,9 @@ Figures belong in release notes; nothing here is asserted in tests.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -19,10 +23,14 @@ import tempfile
 import time
 
 
-def wall(cmd: list[str], env=None) -> float:
+def wall(cmd: list[str], env=None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children: less sensitive to other load)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv=None) -> int:
@@ -38,14 +46,25 @@ def main(argv=None) -> int:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     wall(bare), wall(grade, env)  # warm the file cache; not counted
     times = {"import torch": [], "grade -e network": []}
+    cpu = {"import torch": [], "grade -e network": []}
+    checks: dict[str, list[float]] = {}
     for _ in range(args.repeats):
-        times["import torch"].append(wall(bare))
-        times["grade -e network"].append(wall(grade, env))
+        for name, cmd in (("import torch", bare), ("grade -e network", grade)):
+            w, c = wall(cmd, env)
+            times[name].append(w)
+            cpu[name].append(c)
+        with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+            for test in json.load(f)["tests"]:
+                checks.setdefault(test["name"], []).append(test["extra_data"]["duration_s"])
     for name, values in times.items():
-        print(f"{name:<18} median {statistics.median(values):6.2f} s   "
-              f"min {min(values):6.2f}  max {max(values):6.2f}  (n={len(values)})")
+        print(f"{name:<18} wall median {statistics.median(values):6.2f} s  (min {min(values):5.2f}, "
+              f"max {max(values):5.2f})   CPU median {statistics.median(cpu[name]):6.2f} s  (n={len(values)})")
     ratio = statistics.median(times["grade -e network"]) / statistics.median(times["import torch"])
-    print(f"ratio grade / import torch: {ratio:.2f}  (target: <= 3)")
+    cpu_ratio = statistics.median(cpu["grade -e network"]) / statistics.median(cpu["import torch"])
+    print(f"ratio grade / import torch: wall {ratio:.2f}, CPU {cpu_ratio:.2f}  (target: <= 3)")
+    print("slowest checks (median s inside the grade):")
+    for name, values in sorted(checks.items(), key=lambda kv: -statistics.median(kv[1]))[:5]:
+        print(f"  {statistics.median(values):6.3f}  {name}")
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return 0
 

@@ -2,11 +2,13 @@
 
 Conventions (stated in every docstring): batch-first arrays, x is (N, D); backward functions take
 the upstream gradient `dout` and the forward's own inputs, and return gradients of the same shapes
-as those inputs.
+as those inputs. An assignment with `layout = "features_first"` grades the same functions with x as
+(D, N), W as (H, D) and b as (H, 1) (the `features_first` fields below; grader/layout.py).
 """
 import torch
 
 from grader.reference import layers as ref
+from grader.layout import COLUMN, TRANSPOSE
 from grader.spec import Arg, Backward, Case, Exercise, Function, Mistake
 
 ELEMENTWISE_CASES = (Case({"N": 1, "D": 7}), Case({"N": 4, "D": 3}), Case({"N": 6, "D": 11}))
@@ -16,7 +18,8 @@ CHECKS = {"interface": 0.5, "forward": 2.0, "backward": 2.0, "gradcheck": 1.0, "
 def _activation(name, reference, doc, backward_doc, mistakes=(), away_from=(), extra_checks=None, kinks=()):
     return Function(
         name=f"{name}_forward",
-        args={"x": Arg(shape=("N", "D"), scale=2.0, away_from=away_from)},
+        args={"x": Arg(shape=("N", "D"), scale=2.0, away_from=away_from, features_first=TRANSPOSE)},
+        features_first={"out": TRANSPOSE},
         reference=reference,
         cases=ELEMENTWISE_CASES,
         checks={**CHECKS, **(extra_checks or {})},
@@ -62,7 +65,8 @@ tanh = _activation(
 
 softmax = Function(
     name="softmax",
-    args={"x": Arg(shape=("N", "C"), kind="logits", scale=2.0, large=500.0)},
+    args={"x": Arg(shape=("N", "C"), kind="logits", scale=2.0, large=500.0, features_first=TRANSPOSE)},
+    features_first={"out": TRANSPOSE},
     reference=ref.softmax,
     cases=(Case({"N": 1, "C": 5}), Case({"N": 4, "C": 3}), Case({"N": 5, "C": 10}),
            Case({"N": 3, "C": 4}, large=True)),
@@ -82,7 +86,9 @@ softmax = Function(
 
 linear = Function(
     name="linear_forward",
-    args={"x": Arg(shape=("N", "D")), "W": Arg(shape=("D", "H")), "b": Arg(shape=("H",))},
+    args={"x": Arg(shape=("N", "D"), features_first=TRANSPOSE), "W": Arg(shape=("D", "H"), features_first=TRANSPOSE),
+          "b": Arg(shape=("H",), features_first=COLUMN)},
+    features_first={"out": TRANSPOSE},
     reference=ref.linear,
     cases=(Case({"N": 1, "D": 4, "H": 3}), Case({"N": 5, "D": 3, "H": 6}), Case({"N": 8, "D": 7, "H": 2})),
     checks=CHECKS,
@@ -99,7 +105,7 @@ linear = Function(
 
 cross_entropy = Function(
     name="softmax_cross_entropy",
-    args={"logits": Arg(shape=("N", "C"), kind="logits", scale=2.0, large=500.0),
+    args={"logits": Arg(shape=("N", "C"), kind="logits", scale=2.0, large=500.0, features_first=TRANSPOSE),
           "y": Arg(shape=("N",), kind="labels", differentiable=False)},
     reference=ref.softmax_cross_entropy,
     cases=(Case({"N": 1, "C": 4}), Case({"N": 6, "C": 3}), Case({"N": 9, "C": 10}),

@@ -6,13 +6,16 @@ beside the assignment file. Both are loaded by the same function, from a path.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .i18n import _
+from .layout import LAYOUTS
 from .spec import Exercise
 
 if sys.version_info >= (3, 11):
@@ -63,6 +66,7 @@ class Assignment:
     points: dict[str, dict[str, float]] = field(default_factory=dict)  # exercise -> check kind -> points
     visibility: dict[str, dict[str, str]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # for the instructor (the CLI prints them)
     _cache: dict[str, Exercise] = field(default_factory=dict, repr=False)
 
     def exercise(self, exercise_id: str) -> Exercise:
@@ -94,6 +98,62 @@ class Assignment:
         return [self.exercise(i) for i in (ids or self.exercise_ids)]
 
 
+TOLERANCE_KEYS = ("rtol", "atol")
+
+
+def _check_options(path: Path, options: dict[str, Any], ids: list[str]) -> None:
+    """Options the grader itself reads: a wrong value fails here, naming the file, not midway through grading."""
+    layout = options.get("layout", LAYOUTS[0])
+    if layout not in LAYOUTS:
+        raise AssignmentError(_("{path}: layout must be one of {choices}, not {got!r}.").format(
+            path=path, choices=", ".join(map(repr, LAYOUTS)), got=layout))
+    tolerances = options.get("tolerances", {})
+    if not isinstance(tolerances, dict):
+        raise AssignmentError(_("{path}: tolerances must be a table ([tolerances] with rtol and atol).").format(
+            path=path))
+    for key, value in tolerances.items():
+        if isinstance(value, dict) and key not in ids:
+            raise AssignmentError(_("{path}: [tolerances.{id}] names no exercise of this assignment.").format(
+                path=path, id=key))
+        where = f"[tolerances.{key}]" if isinstance(value, dict) else "[tolerances]"
+        for name, number in (value.items() if isinstance(value, dict) else [(key, value)]):
+            if name not in TOLERANCE_KEYS or isinstance(number, bool) or not isinstance(number, (int, float)) \
+                    or not number > 0:
+                raise AssignmentError(_("{path}: {where} {name} = {value!r}: expected rtol or atol, a positive "
+                                        "number that multiplies the default tolerance of the student's dtype.").format(
+                    path=path, where=where, name=name, value=number))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """(0, 2) for "0.2", "0.2.0" and "0.2rc1": the leading numeric components, zeros dropped at the end."""
+    parts = []
+    for piece in text.split("."):
+        digits = re.match(r"\d+", piece)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+        if digits.end() < len(piece):
+            break
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def version_warnings(path: Path, written_for: Any, running: str = __version__) -> list[str]:
+    """A warning when the assignment was written for a newer grader than this one."""
+    if written_for is None:
+        return []
+    if not isinstance(written_for, str) or not re.match(r"\d+(\.\d+)*", written_for):
+        raise AssignmentError(_("{path}: grader_version must be a version string such as \"0.1\", not {got!r}.").format(
+            path=path, got=written_for))
+    if _version(written_for) <= _version(running):
+        return []
+    return [_("{path} was written for grader version {want}, newer than this grader ({have}): exercises, check "
+              "kinds or options it relies on may be missing or graded differently. Upgrade the grader "
+              "(pip install -U nn-autograder) before grading with it.").format(path=path, want=written_for,
+                                                                             have=running)]
+
+
 def load_assignment(path: Path | None = None) -> Assignment:
     path = Path(path) if path else builtin_dir() / DEFAULT_ASSIGNMENT
     try:
@@ -113,11 +173,13 @@ def load_assignment(path: Path | None = None) -> Assignment:
         if not candidate.is_file():
             raise AssignmentError(_("exercise {id!r}: no exercise file at {path}.").format(id=exercise_id, path=candidate))
         files[exercise_id] = candidate
+    options = {k: v for k, v in data.items() if k not in {"exercises", "exercise", "limits", "names", "points",
+                                                           "visibility", "title", "practice_seed"}}
+    _check_options(path, options, list(ids))
     return Assignment(
         path=path, title=data.get("title", path.stem), exercise_ids=list(ids), exercise_files=files,
         practice_seed=int(data.get("practice_seed", 0)), limits=dict(data.get("limits", {})),
         names=dict(data.get("names", {})), points={k: dict(v) for k, v in data.get("points", {}).items()},
         visibility={k: dict(v) for k, v in data.get("visibility", {}).items()},
-        options={k: v for k, v in data.items() if k not in {"exercises", "exercise", "limits", "names", "points",
-                                                              "visibility", "title", "practice_seed"}},
+        options=options, warnings=version_warnings(path, data.get("grader_version")),
     )

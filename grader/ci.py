@@ -60,12 +60,16 @@ def fit_summary(markdown: str, limit: int = SUMMARY_LIMIT) -> str:
 
 
 def _sections(markdown: str) -> list[str]:
-    sections, current = [], []
+    """Split before each heading; a `#` line inside a code fence (student output) is not one."""
+    sections, current, fence = [], [], 0
     for line in markdown.splitlines(keepends=True):
-        if line.startswith("#") and current:
+        if not fence and line.startswith("#") and current:
             sections.append("".join(current))
             current = []
         current.append(line)
+        ticks = len(line) - len(line.lstrip("`"))
+        if ticks >= 3 and (not fence or (ticks >= fence and not line.strip().strip("`"))):
+            fence = 0 if fence else ticks  # markdown.py's fences: longer than any backtick run inside
     return sections + ["".join(current)]
 
 
@@ -116,18 +120,21 @@ def annotations(result, workspace) -> list[Annotation]:
     """One annotation per student definition that lost points (its checks merged), most points lost
     first, broken code before code not yet written. Checks without a location (a name that is not
     defined at all) have nothing to point at; the summary lists them."""
-    groups: dict[tuple, list] = {}
+    groups: dict[tuple, list] = {}  # every check of a definition, so the title can give its total
     for check in result.checks():
-        if check.status in (FAILED, ERROR, NOT_ATTEMPTED) and check.location is not None:
+        if check.location is not None:
             key = (check.function, check.location.file, check.location.line)
             groups.setdefault(key, []).append(check)
     out = []
-    for (function, file, line), checks in groups.items():
+    for (function, file, line), every in groups.items():
+        checks = [c for c in every if c.status in (FAILED, ERROR, NOT_ATTEMPTED)]
+        if not checks:
+            continue
         location = checks[0].location
         broken = any(c.status != NOT_ATTEMPTED for c in checks)
         lost = sum(c.max_score - c.score for c in checks)
-        title = _("{function}: {lost} of {max} points lost").format(
-            function=function, lost=fmt_points(lost), max=fmt_points(sum(c.max_score for c in checks)))
+        title = _("{function}: lost {lost} of {max} points").format(
+            function=function, lost=fmt_points(lost), max=fmt_points(sum(c.max_score for c in every)))
         if location.cell is not None:  # a notebook: GitHub cannot point into a cell, the title can
             title += f" ({location.describe()})"
         lines = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .i18n import _
+from .i18n import LANGUAGES, _, resolve_language, set_language
 
 EXAMPLE = "example"  # `grade --example` grades the bundled model solution
 
@@ -42,15 +42,21 @@ def main():
     grade --example              grade the bundled example submission
     grade list                   the assignment's exercises and points
     grade starter --out DIR      write the student starter kit
+    grade init-ci                write a CI workflow into a student repository
+    grade gradescope-bundle      write a Gradescope autograder.zip
+    grade batch DIR --out OUT    grade a class in parallel: reports, gradebook, summary
     """
 
 
 def _assignment(path):
     from .assignment import AssignmentError, load_assignment
     try:
-        return load_assignment(Path(path) if path else None)
+        spec = load_assignment(Path(path) if path else None)
     except AssignmentError as error:
         usage_error(str(error))
+    for warning in spec.warnings:  # e.g. written for a newer grader
+        click.echo(_("grade: warning: {warning}").format(warning=warning), err=True)
+    return spec
 
 
 def example_path() -> Path:
@@ -67,6 +73,8 @@ def example_path() -> Path:
 @click.option("--seed-file", type=click.Path(path_type=Path), help="File holding the instructor's private seed.")
 @click.option("--example", is_flag=True, help="Grade the bundled example submission.")
 @click.option("--color/--no-color", default=None, help="Colour in the terminal (default: when it is a terminal).")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="Language of the feedback (default: the assignment's `language`, else the locale).")
 @click.option("--notebook-mode", type=click.Choice(["defs", "tagged", "all"]), default=None,
               help="Notebooks: grade only definitions (defs, the default), only cells tagged `grade` (tagged), or "
                    "run every cell (all). Overrides the assignment's notebook_mode.")
@@ -83,12 +91,13 @@ def example_path() -> Path:
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 when the score is below PERCENT of the maximum (a CI job then fails).")
 def grade_command(path, out_dir, exercises, assignment, seed_file, example, color, notebook_mode, timing, data_dir,
-                  dataset, junit_path, fail_under):
+                  dataset, junit_path, fail_under, lang):
     """Grade the submission at PATH."""
     from .assignment import AssignmentError
     from .loader import SubmissionError
     from .seeds import SeedError, resolve_seed
 
+    set_language(resolve_language(lang))  # --lang, else the locale; an assignment's `language` is applied below
     if example:
         path = example_path()
     if path is None:
@@ -96,6 +105,11 @@ def grade_command(path, out_dir, exercises, assignment, seed_file, example, colo
     if not path.exists():
         usage_error(_("{path} does not exist; expected a folder, a .py file or a notebook.").format(path=path))
     spec = _assignment(assignment)
+    if not lang and spec.options.get("language"):
+        try:
+            set_language(spec.options["language"])
+        except ValueError as error:
+            usage_error(str(error))
     if notebook_mode:
         spec.options["notebook_mode"] = notebook_mode
     if timing:
@@ -188,6 +202,59 @@ def gradescope_bundle_command(out, assignment, seed_file, package):
     if seed_file is None:
         click.echo(_("warning: no --seed-file; Gradescope will grade with the public practice seed."), err=True)
     click.echo(str(path))
+
+
+@main.command("batch")
+@click.argument("submissions", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder for the reports (OUT/<submission>/), gradebook.csv and summary.html.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once. Default: the CPUs this process may use.")
+@click.option("-e", "--exercise", "exercises", multiple=True, help="Grade only this exercise id (repeatable).")
+@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML). Default: the bundled one.")
+@click.option("--seed-file", type=click.Path(path_type=Path), help="File holding the instructor's private seed.")
+@click.option("--practice", is_flag=True, help="Grade with the public practice seed instead of the private one.")
+@click.option("--force", is_flag=True, help="Regrade every submission, even those unchanged since the last run.")
+@click.option("--times", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CSV of submission times (submission,submitted_at) when there is no Gradescope metadata.")
+@click.option("--overrides", type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV of manual adjustments (submission,points,comment). Default: OUT/overrides.csv.")
+@click.option("--canvas", is_flag=True, help="Also write OUT/canvas.csv for Canvas's gradebook import.")
+@click.option("--scheduler", metavar="ADDRESS", help="Grade on a Dask cluster (e.g. tcp://host:8786).")
+def batch_command(submissions, out_dir, jobs, exercises, assignment, seed_file, practice, force, times, overrides,
+                  canvas, scheduler):
+    """Grade every submission in SUBMISSIONS (folders, .py files, notebooks, .zip files)."""
+    from .batch import BatchConfig, run_batch
+    from .batch.gradebook import OverrideError
+    from .batch.late import LateError
+    from .seeds import Seed, SeedError, resolve_seed
+
+    spec = _assignment(assignment)
+    unknown = [e for e in exercises if e not in spec.exercise_files]
+    if unknown:
+        usage_error(_("unknown exercise id {ids}; this assignment has: {known}").format(
+            ids=", ".join(map(repr, unknown)), known=", ".join(spec.exercise_ids)))
+    try:
+        seed = Seed(spec.practice_seed, "practice") if practice else resolve_seed(spec.practice_seed, seed_file)
+    except SeedError as error:
+        usage_error(str(error))
+    if seed.kind != "private" and not practice:
+        usage_error(_("batch grading uses the instructor's private seed: set GRADER_PRIVATE_SEED or GRADER_SEED_FILE, "
+                      "or give --seed-file (or --practice to grade with the public practice seed)."))
+    config = BatchConfig(submissions=submissions, out=out_dir, assignment=spec, seed=seed,
+                         exercise_ids=list(exercises) or None, workers=jobs, force=force, scheduler=scheduler,
+                         times=times, overrides=overrides, canvas=canvas)
+    try:
+        run = run_batch(config)
+    except (LateError, OverrideError) as error:
+        usage_error(str(error))
+    except KeyboardInterrupt:
+        click.echo(_("interrupted: the submissions graded so far are kept; run the same command again to "
+                     "resume."), err=True)
+        sys.exit(130)
+    for warning in run.warnings:
+        click.echo(_("warning: {warning}").format(warning=warning), err=True)
+    click.echo(run.closing_line())
 
 
 if __name__ == "__main__":  # pragma: no cover

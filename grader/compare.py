@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from grader.i18n import _
 from grader.results import Comparison
 
 # (rtol, atol) of torch.testing.assert_close.
@@ -40,15 +41,16 @@ def coerce(actual) -> tuple[np.ndarray | None, str]:
         arr = np.asarray(actual)
     except Exception:  # ragged lists, objects whose __array__ raises
         kind = type(actual).__name__
-        return None, f"{kind} (not a rectangular array of numbers)" if isinstance(actual, (list, tuple)) else kind
+        return None, _("{kind} (not a rectangular array of numbers)").format(kind=kind) if isinstance(
+            actual, (list, tuple)) else kind
     if arr.dtype.kind in "biufc":
         return arr, ""
     if isinstance(actual, np.ndarray):
-        return None, f"an array of dtype {arr.dtype}"
+        return None, _("an array of dtype {dtype}").format(dtype=arr.dtype)
     if isinstance(actual, (list, tuple)):
-        return None, f"{type(actual).__name__} (not an array of numbers)"
+        return None, _("{kind} (not an array of numbers)").format(kind=type(actual).__name__)
     if isinstance(actual, int):  # beyond int64/uint64: numpy keeps it as an object
-        return None, "an integer too large for an array"
+        return None, _("an integer too large for an array")
     return None, type(actual).__name__
 
 
@@ -74,7 +76,7 @@ def _unravel(i: int, shape) -> tuple[int, ...]:
 
 
 def _describe_expected(shape) -> str:
-    return "a number (shape ())" if shape == () else f"an array of shape {shape}"
+    return _("a number (shape ())") if shape == () else _("an array of shape {shape}").format(shape=shape)
 
 
 def _pool_max(m: np.ndarray) -> np.ndarray:
@@ -108,13 +110,16 @@ def compare(
     shape_e = tuple(int(s) for s in e.shape)
     a, got = coerce(actual)
     if a is None:
-        return Comparison(False, "type", f"{label}: expected {_describe_expected(shape_e)}, got {got}",
+        return Comparison(False, "type", _("{label}: expected {what}, got {got}").format(
+                              label=label, what=_describe_expected(shape_e), got=got),
                           expected_shape=shape_e)
     info = dict(expected_shape=shape_e, actual_shape=tuple(int(s) for s in a.shape), actual_dtype=str(a.dtype))
     if a.dtype.kind == "c":
-        return Comparison(False, "dtype", f"{label}: expected real numbers, got complex values ({a.dtype})", **info)
+        return Comparison(False, "dtype", _("{label}: expected real numbers, got complex values ({dtype})").format(
+            label=label, dtype=a.dtype), **info)
     if not shapes_equivalent(a.shape, shape_e):
-        return Comparison(False, "shape", f"{label}: expected shape {shape_e}, got shape {info['actual_shape']}",
+        return Comparison(False, "shape", _("{label}: expected shape {expected}, got shape {actual}").format(
+                              label=label, expected=shape_e, actual=info["actual_shape"]),
                           **info)
 
     if exact:
@@ -125,7 +130,7 @@ def compare(
         atol = d_atol if atol is None else float(atol)
     n = int(e.size)
     if n == 0:
-        return Comparison(True, "ok", f"{label}: empty, as expected", rtol=rtol, atol=atol,
+        return Comparison(True, "ok", _("{label}: empty, as expected").format(label=label), rtol=rtol, atol=atol,
                           n_mismatched=0, n_total=0, **info)
 
     with np.errstate(all="ignore"):
@@ -193,30 +198,37 @@ def compare(
     e_w, a_w = float(e.flat[i_worst]), float(af.flat[i_worst])
     if n_nonfinite:
         reason = "nonfinite"
-        message = (f"{label}: {n_nonfinite} / {n} elements are NaN or Inf where the reference is finite; "
-                   f"the first is at index {worst} (got {_num(a_w)}, expected {_num(e_w)}).")
+        message = _("{label}: {bad} / {n} elements are NaN or Inf where the reference is finite; the first is at "
+                    "index {index} (got {got}, expected {expected}).").format(
+            label=label, bad=n_nonfinite, n=n, index=worst, got=_num(a_w), expected=_num(e_w))
     elif passed:
         reason = "ok"
-        message = (f"{label}: all {n} elements equal" if exact else
-                   f"{label}: all {n} elements within tolerance (greatest absolute difference "
-                   f"{_num(max_abs)}, up to {_num(atol_eff)} allowed)")
+        message = (_("{label}: all {n} elements equal").format(label=label, n=n) if exact else
+                   _("{label}: all {n} elements within tolerance (greatest absolute difference {diff}, up to "
+                     "{allowed} allowed)").format(label=label, n=n, diff=_num(max_abs), allowed=_num(atol_eff)))
     else:
         reason = "values"
         if e.ndim == 0:
-            message = f"{label}: expected {_num(e_w)} but got {_num(a_w)}"
+            message = _("{label}: expected {expected} but got {got}").format(label=label, expected=_num(e_w),
+                                                                             got=_num(a_w))
         else:
-            message = f"{label}: Mismatched elements: {n_mis} / {n} ({n_mis / n:.1%})."
+            message = _("{label}: Mismatched elements: {bad} / {n} ({percent}).").format(
+                label=label, bad=n_mis, n=n, percent=f"{n_mis / n:.1%}")
         if exact:
             if e.ndim:
-                message += f" At index {worst}: expected {_num(e_w)}, got {_num(a_w)}"
-            message += " (exact match required)."
+                message += " " + _("At index {index}: expected {expected}, got {got}").format(
+                    index=worst, expected=_num(e_w), got=_num(a_w))
+            message += " " + _("(exact match required).")
         elif e.ndim == 0:
-            message += (f". Absolute difference: {_num(max_abs)} (up to {_num(atol_eff)} allowed)."
-                        f" Relative difference: {_num(max_rel)} (up to {_num(rtol)} allowed).")
+            message += ". " + _("Absolute difference: {abs} (up to {atol} allowed). Relative difference: {rel} "
+                                "(up to {rtol} allowed).").format(abs=_num(max_abs), atol=_num(atol_eff),
+                                                                  rel=_num(max_rel), rtol=_num(rtol))
         else:
-            message += (f" Greatest absolute difference: {_num(max_abs)} at index {_unravel(i_abs, shape_e)}"
-                        f" (up to {_num(atol_eff)} allowed). Greatest relative difference: {_num(max_rel)}"
-                        f" at index {_unravel(i_rel, shape_e)} (up to {_num(rtol)} allowed).")
+            message += " " + _("Greatest absolute difference: {abs} at index {abs_index} (up to {atol} allowed). "
+                               "Greatest relative difference: {rel} at index {rel_index} (up to {rtol} "
+                               "allowed).").format(
+                abs=_num(max_abs), abs_index=_unravel(i_abs, shape_e), atol=_num(atol_eff), rel=_num(max_rel),
+                rel_index=_unravel(i_rel, shape_e), rtol=_num(rtol))
 
     return Comparison(
         passed=passed, reason=reason, message=message, rtol=float(rtol), atol=float(atol_eff),

@@ -7,9 +7,10 @@ from pathlib import Path
 from . import __version__
 from .assignment import Assignment
 from .checks import REGISTRY, CheckContext
-from .i18n import _
+from .i18n import _, current_language
 from .loader import plan_submission
 from .notebook import map_errors
+from .policy import FrameworkPolicy, enforce
 from .results import ERROR, CheckResult, ExerciseResult, GradeResult
 from .sandbox.session import Limits, Sandbox
 from .seeds import Seed
@@ -34,9 +35,10 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
              for exercise in exercises for canonical in exercise.required_names()}
     plan = plan_submission(Path(path), list(names.values()), options=assignment.options)
     result = GradeResult(submission=str(path), seed_kind=seed.kind, grader_version=__version__,
-                         assignment=assignment.title, notes=list(plan.notes),
+                         language=current_language(), assignment=assignment.title, notes=list(plan.notes),
                          errors=[str(issue) for issue in plan.errors])
-    with Sandbox(plan.root, plan.modules, limits or limits_from(assignment), files=plan.generated) as sandbox:
+    with Sandbox(plan.root, plan.modules, limits or limits_from(assignment), files=plan.generated,
+                 policy=FrameworkPolicy.from_options(assignment.options), hide=[assignment.path.parent]) as sandbox:
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
         shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
         import_errors = {m: e for m, e in sandbox.start().items() if e is not None}
@@ -47,15 +49,22 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
             ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
                                import_errors=import_errors, names=assignment.names, options=assignment.options,
                                unparsable=[str(i) for i in plan.errors if i.kind in ("syntax", "encoding")])
-            result.exercises.append(grade_exercise(ctx))
+            seen = len(sandbox.violations)  # framework-policy violations so far
+            result.exercises.append(enforce(grade_exercise(ctx), ctx, sandbox.violations, seen))
         result.protections = dict(sandbox.protections)
+        # Calls a time limit stopped (CPU or wall clock per call, or the whole budget), for batch grading's
+        # "timed out" status; the verdicts are already in the checks.
+        stopped = sorted(sandbox._timed_out) + (
+            ["total_cpu_s"] if sandbox.budget_used >= sandbox.limits.total_cpu_s else [])
+        if stopped:
+            result.extra["timed_out"] = stopped
     result.duration_s = round(time.perf_counter() - started, 3)
     return result
 
 
 def grade_exercise(ctx: CheckContext) -> ExerciseResult:
     exercise = ctx.exercise
-    graded = ExerciseResult(id=exercise.id, title=exercise.title)
+    graded = ExerciseResult(id=exercise.id, title=_(exercise.title))  # titles are extracted from exercises
     for unit in exercise.units:
         checks = dict(unit.checks)
         for option, kinds in getattr(unit, "optional_checks", {}).items():  # opt-in kinds (e.g. timing)

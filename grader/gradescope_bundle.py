@@ -11,10 +11,13 @@ files it names) and, with --seed-file, the private seed (seed.txt). run_autograd
 `grade --seed-file`: the grading process reads it, and student code, which runs in the sandbox child
 with an environment built from nothing and no seed argument, is never given it.
 
-Residual risk: on Gradescope, run_autograder and the sandbox child both run as root. seed.txt is
-mode 600, which does not stop root, so student code that escapes the child's restrictions could read
-it. Running the child as another user is separate hardening work; until then, use a fresh seed each
-term and treat the private inputs as hard to see, not as secret.
+Residual risk: run_autograder runs as root and seed.txt is readable by root only (mode 600). Where
+the platform allows, the sandbox runs the child as a user of its own with the grader's paths hidden
+(results.json's extra_data.protections says whether `unprivileged_user` and `hidden_paths` were in
+force); where it cannot, student code runs as root like run_autograder and can simply open
+/autograder/source/seed.txt. Making that impossible everywhere is the sandbox's hardening work; until
+it is confirmed on Gradescope, use a fresh seed each term and treat private inputs as hard to see,
+not as secret.
 """
 from __future__ import annotations
 
@@ -41,9 +44,10 @@ run_autograder  grades /autograder/submission into /autograder/results (results.
 
 {seed}
 
-SECURITY: run_autograder and the student's code both run as root on Gradescope. The grader runs
-student code in a child process with a minimal environment and never passes it the seed, but code
-that escapes the child could read source/seed.txt. Use a fresh seed each term.
+SECURITY: run_autograder runs as root; seed.txt is readable by root only. The grader never passes
+the seed to student code, and runs that code as a user of its own where the platform allows (see
+extra_data.protections.unprivileged_user in results.json); where it cannot, student code runs as root
+and could read source/seed.txt. Use a fresh seed each term.
 """
 
 

@@ -9,56 +9,57 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import coerce, shapes_equivalent, strip_leading_ones, tolerance_for
-from grader.i18n import _
+from grader.i18n import N_, _
 from grader.results import Comparison, Hint
 
-# key -> (Hint.code, text). Texts are str.format templates; keep them short and concrete.
+# key -> (Hint.code, text). Texts are str.format templates; keep them short and concrete. They are
+# marked with N_ and translated in _hint, so the language active when the hint is built applies.
 HINTS = {
-    "nonfinite": ("nonfinite", _(
+    "nonfinite": ("nonfinite", N_(
         "Your output has NaN/Inf on large inputs: subtract the maximum before exponentiating "
         "(numerically stable softmax / log-sum-exp).")),
-    "batch_sum": ("batch_scale", _(
+    "batch_sum": ("batch_scale", N_(
         "Your output is off by a factor of {n} = batch size: you probably summed over the batch "
         "instead of taking the mean (missing 1/N).")),
-    "batch_twice": ("batch_scale", _(
+    "batch_twice": ("batch_scale", N_(
         "Your output is {n} times too small, and {n} is the batch size: you probably divided by the "
         "batch size twice.")),
-    "sign_flip": ("sign_flip", _(
+    "sign_flip": ("sign_flip", N_(
         "Your output has the right size but the wrong sign: check for a missing or extra minus "
         "(for example p - y versus y - p).")),
-    "transposed": ("transposed", _(
+    "transposed": ("transposed", N_(
         "Your output is the transpose of the expected one: check the order of the matrix product "
         "(x @ W versus W @ x) and any missing or extra .T.")),
-    "transposed_shape": ("transposed", _(
+    "transposed_shape": ("transposed", N_(
         "Your output has shape {actual} but {expected} was expected, which is the transposed shape: "
         "check the order of the matrix product and any missing or extra .T.")),
-    "wrong_axis": ("wrong_axis", _(
+    "wrong_axis": ("wrong_axis", N_(
         "Your output has shape {actual} but {expected} was expected: you probably reduced "
         "(sum/mean/max) over the wrong axis. Check the axis= argument.")),
-    "keepdims": ("wrong_axis", _(
+    "keepdims": ("wrong_axis", N_(
         "Your output has shape {actual} but {expected} was expected: the reduced axis was kept or "
         "dropped by mistake. Check keepdims= in your sum/mean/max, or reshape the result.")),
-    "reduced_all": ("wrong_axis", _(
+    "reduced_all": ("wrong_axis", N_(
         "Your output is a single number but shape {expected} was expected: pass axis= to your "
         "sum/mean/max so that it reduces over one axis only.")),
-    "not_reduced": ("wrong_axis", _(
+    "not_reduced": ("wrong_axis", N_(
         "Your output has shape {actual} but a single number was expected: you probably forgot to "
         "average (or sum) over the batch.")),
-    "normalized_axis": ("wrong_axis", _(
+    "normalized_axis": ("wrong_axis", N_(
         "Your output is normalized along axis {actual_axis} instead of axis {expected_axis}: you "
         "reduced over the wrong axis. Use axis={expected_axis} (with keepdims=True) in the sum/mean/max.")),
-    "scale": ("scale", _(
+    "scale": ("scale", N_(
         "Your output is off by a factor of {factor}: check the constant factors in your formula.")),
-    "scale_2": ("scale", _(
+    "scale_2": ("scale", N_(
         "Your output is off by a factor of {factor}: a typical derivative mistake. The derivative of "
         "x² is 2x, but a ½ in front of a squared error cancels that 2.")),
-    "scale_half": ("scale", _(
+    "scale_half": ("scale", N_(
         "Your output is off by a factor of {factor}: a typical derivative mistake. You probably "
         "dropped the 2 from the derivative of a square (d/dx x² = 2x).")),
-    "zero": ("zero", _(
+    "zero": ("zero", N_(
         "Your output is all zeros: the function probably still returns a placeholder such as "
         "np.zeros, or never writes its result.")),
-    "offset": ("offset", _(
+    "offset": ("offset", N_(
         "Your output is shifted by a constant {offset}: a term added to every element is missing or "
         "extra (for example a bias, or the log-sum-exp term).")),
 }
@@ -69,7 +70,7 @@ _SAMPLE = 1_000_000  # flat checks look at most this many elements; patterns are
 
 def _hint(key: str, **fields) -> Hint:
     code, text = HINTS[key]
-    return Hint(code, text.format(**fields))
+    return Hint(code, _(text).format(**fields))
 
 
 def diagnose(

@@ -9,7 +9,8 @@ applies that in one place, so inputs, references and feedback stay consistent:
 - inputs are drawn batch-first (references need them so) and converted before they are sent;
 - references are converted to the student's layout before comparing, so every shape, index and hint
   in the feedback is in the layout the student works in;
-- when a call fails but the same function is right in the other layout, the hint says so.
+- when a call fails in a features-first assignment but the function is right batch-first, the hint
+  says so.
 
 The assignment picks the layout: `layout = "batch_first" | "features_first"`.
 """
@@ -117,9 +118,6 @@ class Layout:
             return fn
         return replace(fn, axis=list(how).index(axis))
 
-    def other(self) -> Layout:
-        return Layout(BATCH_FIRST if self.features_first else FEATURES_FIRST)
-
     def describe(self, fn) -> str:
         """`x (D, N), W (H, D), b (H, 1)`: the documented shapes of `fn`'s arrays in this layout."""
         parts = []
@@ -129,29 +127,24 @@ class Layout:
                 parts.append(f"{name} {_shape_text(symbolic_shape(arg.shape, how))}")
         return ", ".join(parts)
 
-    def other_layout_hint(self, fn, call: Callable[[list], Any], names: list[str], values: list,
-                          expected: tuple) -> Hint | None:
-        """A hint when the student's function, given the batch-first `values` converted to the *other*
-        layout, returns the batch-first `expected` converted likewise: the code is right, for the other
-        layout. `call(values)` runs the student's function and returns its outcome."""
-        if not self.aware(fn):
+    def batch_first_hint(self, fn, call: Callable[[list], Any], values: list, expected: tuple) -> Hint | None:
+        """In a features-first assignment, a hint when the student's function is right, but batch-first:
+        given the batch-first `values`, it returns the batch-first `expected`. `call(values)` runs the
+        student's function and returns its outcome; only called after a failure. (Batch-first assignments
+        do not probe: there, code that is right features-first is better told apart by the usual hints,
+        such as a softmax over the wrong axis.)"""
+        if not self.features_first or not self.aware(fn):
             return None
-        other = self.other()
-        outcome = call(other.convert(fn, names, values))
+        outcome = call(list(values))
         if not getattr(outcome, "ok", False):
             return None
-        output_names = list(getattr(fn, "outputs", ())) or ["out"]
-        want = other.convert(fn, output_names if len(expected) == len(output_names) else
-                             [f"d{n}" for n in getattr(fn.backward, "wrt", ())], expected)
-        got = outcome.value if len(want) > 1 else (outcome.value,)
-        if not isinstance(got, (tuple, list)) or len(got) != len(want):
+        got = (outcome.value,) if len(expected) == 1 else outcome.value
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return None
-        names_out = output_names if len(expected) == len(output_names) else [
-            f"d{n}" for n in fn.backward.wrt]
-        if not all(compare(other.adapt(fn, n, g), w).passed for n, g, w in zip(names_out, got, want)):
+        if not all(compare(g, w).passed for g, w in zip(got, expected)):
             return None
-        ours, theirs = _(self.name.replace("_", "-")), _(other.name.replace("_", "-"))
         return Hint(code="layout", text=_(
-            "Your function is right for the {theirs} layout ({their_shapes}), but this assignment uses the {ours} "
-            "layout: {our_shapes}. Rewrite it for that layout (for example W @ X + b instead of X @ W + b)."
-        ).format(theirs=theirs, ours=ours, their_shapes=other.describe(fn), our_shapes=self.describe(fn)))
+            "Your function is right for the batch-first layout ({batch_first}), but this assignment uses the "
+            "features-first layout: {features_first}. Each example is a column: for example Z = W @ X + b, a "
+            "sum over the examples runs along axis 1, and a softmax normalizes each column (axis 0)."
+        ).format(batch_first=Layout(BATCH_FIRST).describe(fn), features_first=self.describe(fn)))

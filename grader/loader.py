@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from grader.i18n import _
 from grader.results import Location
 
 MAX_FILE_BYTES = 1_000_000
@@ -67,6 +68,7 @@ class Definition:
     methods: dict[str, int]  # classes: method (or class attribute) name -> line
     location: Location
     source: SourceFile | None = field(default=None, repr=False, compare=False)  # locates methods (cells)
+    stub: bool = False  # a function whose body only raises NotImplementedError (the starter kit's stubs)
 
 
 @dataclass
@@ -116,15 +118,17 @@ class _FileIssue(Exception):
 def _read_python(path: Path, rel: str, data: bytes, options: dict | None = None, required=()) -> SourceFile:
     # Decode like the import system does: BOM or PEP 263 coding cookie, else UTF-8.
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding, _lines = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise _FileIssue(LoadIssue(
-            "encoding", f"{rel}:{line}: this file is not valid {e.encoding} text (byte 0x{data[e.start]:02x}); "
-            "save it as UTF-8.", rel, line, [Location(rel, line)]))
+            "encoding", _("{file}:{line}: this file is not valid {encoding} text (byte 0x{byte}); save it as "
+                          "UTF-8.").format(file=rel, line=line, encoding=e.encoding, byte=f"{data[e.start]:02x}"),
+            rel, line, [Location(rel, line)]))
     except (SyntaxError, LookupError) as e:  # bad or unknown coding cookie
-        raise _FileIssue(LoadIssue("encoding", f"{rel}: can't read this file: {e}; save it as UTF-8.", rel))
+        raise _FileIssue(LoadIssue("encoding", _("{file}: can't read this file: {error}; save it as UTF-8.").format(
+            file=rel, error=e), rel))
     return SourceFile(path, rel, _module_name(rel), text)
 
 
@@ -227,6 +231,18 @@ def _scan(tree: ast.Module) -> _Scan:
     return scan
 
 
+def _is_stub(node: ast.AST) -> bool:
+    """A function whose body is (a docstring and) `raise NotImplementedError`: not attempted yet."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) \
+        and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str) else node.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    exc = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
 def _methods(node: ast.AST) -> dict[str, int]:
     if not isinstance(node, ast.ClassDef):
         return {}
@@ -239,18 +255,24 @@ def _methods(node: ast.AST) -> dict[str, int]:
 
 
 def _discover(path: Path, required: list[str]) -> tuple[Path, list[Path], list[str]]:
-    expected = "Expected a folder of .py files, or a single .py file"
     if required:
-        expected += " defining " + ", ".join(required)
+        expected = _("Expected a folder of .py files, or a single .py file defining {names}").format(
+            names=", ".join(required))
+    else:
+        expected = _("Expected a folder of .py files, or a single .py file")
     if not path.exists():
-        raise SubmissionError(f"Submission not found: {path} does not exist. {expected}.")
+        raise SubmissionError(_("Submission not found: {path} does not exist. {expected}.").format(
+            path=path, expected=expected))
     if path.is_file():
         if path.suffix not in READERS:
-            kind = f"a {path.suffix} file" if path.suffix else "a file without the .py extension"
-            raise SubmissionError(f"Submission {path} is {kind}, not Python source. {expected}.")
+            kind = _("a {suffix} file").format(suffix=path.suffix) if path.suffix else _(
+                "a file without the .py extension")
+            raise SubmissionError(_("Submission {path} is {kind}, not Python source. {expected}.").format(
+                path=path, kind=kind, expected=expected))
         return path.parent, [path], []
     if not path.is_dir():
-        raise SubmissionError(f"Submission {path} is neither a file nor a folder. {expected}.")
+        raise SubmissionError(_("Submission {path} is neither a file nor a folder. {expected}.").format(
+            path=path, expected=expected))
 
     found: list[Path] = []
     notes: list[str] = []
@@ -262,7 +284,8 @@ def _discover(path: Path, required: list[str]) -> tuple[Path, list[Path], list[s
             if name.startswith(".") or name in SKIP_DIRS:
                 continue
             if (sub / "pyvenv.cfg").exists() or (sub / "conda-meta").is_dir():
-                notes.append(f"{sub.relative_to(path).as_posix()}/ looks like a virtual environment; its files were not read.")
+                notes.append(_("{folder}/ looks like a virtual environment; its files were not read.").format(
+                    folder=sub.relative_to(path).as_posix()))
                 continue
             kept.append(name)
         dirnames[:] = kept  # sorted in place: os.walk then visits folders in a deterministic order
@@ -271,10 +294,12 @@ def _discover(path: Path, required: list[str]) -> tuple[Path, list[Path], list[s
                 continue
             if name.endswith(".ipynb") and ".ipynb" not in READERS:
                 rel = (here / name).relative_to(path).as_posix()
-                notes.append(f"{rel} was not read: notebooks are not supported yet; export it as a .py file.")
+                notes.append(_("{file} was not read: notebooks are not supported yet; export it as a .py file.").format(
+                    file=rel))
             elif os.path.splitext(name)[1] in READERS:
                 if len(found) == MAX_FILES:
-                    notes.append(f"Only the first {MAX_FILES} Python files were read; the others were ignored.")
+                    notes.append(_("Only the first {n} Python files were read; the others were ignored.").format(
+                        n=MAX_FILES))
                     return path, found, notes
                 found.append(here / name)
     return path, found, notes
@@ -283,19 +308,19 @@ def _discover(path: Path, required: list[str]) -> tuple[Path, list[Path], list[s
 def _read_bytes(path: Path, rel: str, limit: int = MAX_FILE_BYTES) -> bytes | str:
     """The file's bytes, or a note saying why it was skipped."""
     if path.is_symlink():
-        return f"{rel} is a symbolic link; it was not read."
+        return _("{file} is a symbolic link; it was not read.").format(file=rel)
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # a FIFO or device named *.py would block or never end
-            return f"{rel} is not a regular file; it was not read."
+            return _("{file} is not a regular file; it was not read.").format(file=rel)
         if st.st_size <= limit:
             with open(path, "rb") as fh:
                 data = fh.read(limit + 1)
             if len(data) <= limit:
                 return data
     except OSError as e:
-        return f"{rel} could not be read ({e.strerror}); it was skipped."
-    return f"{rel} is larger than {limit / 1e6:g} MB; it was not read."
+        return _("{file} could not be read ({error}); it was skipped.").format(file=rel, error=e.strerror)
+    return _("{file} is larger than {size} MB; it was not read.").format(file=rel, size=f"{limit / 1e6:g}")
 
 
 def _shadowed_library(source: SourceFile, libraries: frozenset[str]) -> tuple[str, str] | None:
@@ -303,11 +328,13 @@ def _shadowed_library(source: SourceFile, libraries: frozenset[str]) -> tuple[st
     parts = source.rel.split("/")
     stem = parts[-1].rsplit(".", 1)[0]
     if stem != "__init__" and stem in libraries and not source.generated:  # a notebook imports as _nb_<stem>
-        return f"its name clashes with the {stem} library", (f"Your file {source.rel} has the same name as the {stem} library, so `import {stem}` "
-                      "would load your file instead. Rename it.")
+        return _("its name clashes with the {library} library").format(library=stem), _(
+            "Your file {file} has the same name as the {library} library, so `import {library}` would load your "
+            "file instead. Rename it.").format(file=source.rel, library=stem)
     if len(parts) > 1 and parts[0] in libraries:
-        return f"its folder {parts[0]}/ clashes with the {parts[0]} library", (f"Your folder {parts[0]}/ has the same name as the {parts[0]} library, so `import "
-                          f"{parts[0]}` would not find your files reliably. Rename it.")
+        return _("its folder {library}/ clashes with the {library} library").format(library=parts[0]), _(
+            "Your folder {library}/ has the same name as the {library} library, so `import {library}` would not "
+            "find your files reliably. Rename it.").format(library=parts[0])
     return None
 
 
@@ -330,7 +357,9 @@ def _imported_modules(source: SourceFile, scan: _Scan, known: set[str]) -> set[s
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return _("{first} and {last}").format(first=", ".join(items[:-1]), last=items[-1])
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -358,9 +387,11 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
         errors += files[-1].issues
         notes += files[-1].notes
     if not files and not errors:
-        where = "in " + str(Path(path)) if Path(path).is_dir() else "at " + str(Path(path))
-        want = f" defining {', '.join(required)}" if required else ""
-        raise SubmissionError(" ".join([f"No readable Python files {where}. Expected .py files{want}."] + notes))
+        where = (_("No readable Python files in {path}.") if Path(path).is_dir() else
+                 _("No readable Python files at {path}.")).format(path=Path(path))
+        want = _("Expected .py files defining {names}.").format(names=", ".join(required)) if required else _(
+            "Expected .py files.")
+        raise SubmissionError(" ".join([where, want] + notes))
     files.sort(key=lambda f: (f.rel.count("/"), f.rel))  # shallow files first: they win ties
 
     scans: dict[str, _Scan] = {}
@@ -371,10 +402,11 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
             line = e.lineno or 1
             loc = f.location(line)
             errors.append(LoadIssue(
-                "syntax", f"{loc.describe()}: syntax error: {e.msg}. Nothing in this file can be graded until "
-                "it is fixed.", f.rel, line, [loc]))
+                "syntax", _("{where}: syntax error: {error}. Nothing in this file can be graded until it is "
+                            "fixed.").format(where=loc.describe(), error=e.msg), f.rel, line, [loc]))
         except (ValueError, RecursionError, MemoryError) as e:  # null bytes; absurdly nested code
-            errors.append(LoadIssue("syntax", f"{f.rel}: can't parse this file: {e}.", f.rel))
+            errors.append(LoadIssue("syntax", _("{file}: can't parse this file: {error}.").format(file=f.rel, error=e),
+                                    f.rel))
 
     # Files that must never be imported, and why.
     libraries = _library_names()
@@ -389,7 +421,7 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
                 reported.add(message)
                 notes.append(message)
         elif f.module is None:
-            excluded[f.rel] = ("unimportable", "the dot in its name stops Python from importing it; rename it")
+            excluded[f.rel] = ("unimportable", _("the dot in its name stops Python from importing it; rename it"))
 
     definitions: dict[str, Definition] = {}
     superseded: dict[str, list[str]] = {}  # a notebook's .py export -> names taken from the notebook instead
@@ -403,10 +435,11 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
             if f.rel in excluded:
                 issue_kind, why = excluded[f.rel]
                 errors.append(LoadIssue(
-                    issue_kind, f"{name} is defined in {loc.describe()}, but that file is not imported: {why}.",
+                    issue_kind, _("{name} is defined in {where}, but that file is not imported: {why}.").format(
+                        name=name, where=loc.describe(), why=why),
                     f.rel, line, [loc]))
             else:
-                usable.append(Definition(name, f.module, f.rel, line, kind, _methods(node), loc, f))
+                usable.append(Definition(name, f.module, f.rel, line, kind, _methods(node), loc, f, _is_stub(node)))
         exports = [d for d in usable if any(o.source.supersedes(d.file) for o in usable)]
         if exports:  # a notebook and its own .py export: the notebook is graded (see grader/notebook.py)
             usable = [d for d in usable if d not in exports]
@@ -417,21 +450,26 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
             imported = [(f, scans[f.rel].imported[name]) for f in files if name in scans.get(f.rel, _Scan()).imported]
             if imported and not places:
                 f, line = imported[0]
-                found_notes.append(f"{name}: not defined in your files; {f.location(line).describe()} only imports it.")
+                found_notes.append(_("{name}: not defined in your files; {where} only imports it.").format(
+                    name=name, where=f.location(line).describe()))
             continue
         chosen = definitions[name] = usable[0]
-        found_notes.append(f"{name}: defined in {chosen.location.describe()}")
+        found_notes.append(_("{name}: defined in {where}").format(name=name, where=chosen.location.describe()))
         if len(usable) > 1:
             where = [d.location.describe() for d in usable]
-            count = "twice" if len(usable) == 2 else f"{len(usable)} times"
+            if len(usable) == 2:
+                message = _("{name} is defined twice: {places}; keep one. The grader uses the one in {first}.")
+            else:
+                message = _("{name} is defined {n} times: {places}; keep one. The grader uses the one in {first}.")
             errors.append(LoadIssue(
-                "duplicate", f"{name} is defined {count}: {_and(where)}; keep one. The grader uses the one in "
-                f"{where[0]}.", chosen.file, chosen.line, [d.location for d in usable]))
+                "duplicate", message.format(name=name, n=len(usable), places=_and(where), first=where[0]),
+                chosen.file, chosen.line, [d.location for d in usable]))
     notes += found_notes
     for rel, names in superseded.items():
         notebook = next(f.rel for f in files if f.supersedes(rel))
-        notes.append(f"{rel} looks like the .py export of {notebook}: both define {_and(names)}. The notebook is "
-                     "graded; an export also runs every cell (training, plots) when imported.")
+        notes.append(_("{file} looks like the .py export of {notebook}: both define {names}. The notebook is "
+                       "graded; an export also runs every cell (training, plots) when imported.").format(
+            file=rel, notebook=notebook, names=_and(names)))
 
     modules = sorted({d.module for d in definitions.values()})
     by_module = {f.module: f for f in files if f.module and f.rel not in excluded}
@@ -453,15 +491,15 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
         if f.rel not in scans or f.rel in excluded or f.module in modules or f.rel in superseded:
             continue
         if f.module in importers:
-            notes.append(f"{f.rel} defines nothing graded, but {importers[f.module]} imports it, so its "
-                         "top-level code runs when your code is loaded.")
+            notes.append(_("{file} defines nothing graded, but {importer} imports it, so its top-level code runs "
+                           "when your code is loaded.").format(file=f.rel, importer=importers[f.module]))
         else:
-            notes.append(f"{f.rel} is not imported: it defines nothing graded.")
+            notes.append(_("{file} is not imported: it defines nothing graded.").format(file=f.rel))
     for m in modules:
         f = by_module[m]
         if "." not in m and any(level for level, _, _ in scans[f.rel].imports):
-            notes.append(f"{f.rel} uses a relative import (`from . import ...`), which fails when the file is "
-                         "imported on its own; import your other files by name instead.")
+            notes.append(_("{file} uses a relative import (`from . import ...`), which fails when the file is "
+                           "imported on its own; import your other files by name instead.").format(file=f.rel))
 
     generated = {f.generated: f.text for f in files if f.generated and f.rel not in excluded}
     return LoadPlan(root, files, definitions, missing, modules, errors, notes, search_path, generated)

@@ -25,7 +25,7 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(session, config, items):
     path = config.getoption("grade_submission")
     if path:
-        run = GradingRun.from_parent(session, name="grade")
+        run = GradingRun.from_parent(session, name="grade", nodeid="grade")  # not "::grade"
         items.extend(run.collect())
 
 
@@ -39,6 +39,8 @@ def _grade(config):
     from .seeds import SeedError, resolve_seed
 
     path = Path(config.getoption("grade_submission"))
+    if not path.exists():
+        raise pytest.UsageError(f"--grade-submission: {path} does not exist.")
     exercises = config.getoption("grade_exercise") or None
     assignment = config.getoption("grade_assignment")
     try:
@@ -47,8 +49,6 @@ def _grade(config):
         seed = resolve_seed(spec.practice_seed)
     except (AssignmentError, SeedError) as error:
         raise pytest.UsageError(str(error)) from None
-    if not path.exists():
-        raise pytest.UsageError(f"--grade-submission: {path} does not exist.")
     try:
         return grade(path, spec, seed, exercise_ids=exercises), None
     except SubmissionError as error:  # the submission's problem: one failing test that says why

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .i18n import _
+
 # Check statuses. `not_attempted` is a missing or unimplemented function: 0 points, no error.
 PASSED = "passed"
 FAILED = "failed"
@@ -34,8 +36,10 @@ class Location:
 
     def describe(self) -> str:
         if self.cell is not None:
-            cell = f"cell {self.cell}" + (f" (id {self.cell_id})" if self.cell_id else "")
-            return f"{self.file}, {cell}, line {self.cell_line}"
+            if self.cell_id:
+                return _("{file}, cell {cell} (id {id}), line {line}").format(
+                    file=self.file, cell=self.cell, id=self.cell_id, line=self.cell_line)
+            return _("{file}, cell {cell}, line {line}").format(file=self.file, cell=self.cell, line=self.cell_line)
         return f"{self.file}:{self.line}"
 
 

@@ -29,6 +29,9 @@ class Arg:
     value: Any = None  # for kind="fixed": a number (hyperparameters such as a learning rate)
     classes: str = "C"  # the dimension that counts classes, for labels/onehot/probs
     large: float = 1.0  # multiply by this in cases marked `large` (stability on big logits)
+    # This argument in the features-first layout (grader/layout.py): an axis permutation such as
+    # layout.TRANSPOSE (x (N, D) is sent as (D, N)), layout.COLUMN (b (H,) as (H, 1)), or None (unchanged).
+    features_first: tuple[int, ...] | str | None = None
 
     def __post_init__(self):
         if self.kind not in ARG_KINDS:
@@ -95,6 +98,7 @@ class Function:
     mistakes: tuple[Mistake, ...] = ()
     doc: str = ""
     exact: bool = False  # outputs are labels or masks: equality, not tolerance
+    features_first: dict[str, Any] = field(default_factory=dict)  # output name -> its features-first form (as Arg's)
 
     def graded_names(self) -> list[str]:
         return [self.name] + ([self.backward.name] if self.backward else [])
@@ -141,7 +145,64 @@ class Model:
         return [self.class_name]
 
 
-Unit = Function | Model
+@dataclass(frozen=True)
+class StateInit:
+    """A function creating an optimizer's state as the course names it (initialize_velocity,
+    initialize_adam): `name(params)` returns, for each name in `returns`, a dict of zeros with the keys
+    and shapes of params (one dict, or a tuple of them in that order). Graded by `state_init`."""
+
+    name: str
+    returns: tuple[str, ...]
+    checks: dict[str, float] = field(default_factory=lambda: {"state_init": 1.0})
+    doc: str = ""
+    args: tuple[str, ...] = ("params",)
+
+    def graded_names(self) -> list[str]:
+        return [self.name]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A legitimate formula an assignment may grade instead of torch.optim's (CS231n's momentum, equal
+    to torch's at a constant learning rate). `step` has the signature of an optimizer mistake's
+    reference (grader/checks/optimizer.py); None is torch.optim itself. `explanation` is what a
+    submission following this convention reads when the assignment grades another."""
+
+    name: str
+    explanation: str
+    step: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update written as the course writes it, graded over many steps against torch.optim.
+
+    `args` is the update's parameter list: "params" and "grads" (dicts name -> array), the state dicts
+    named in `state`, "t" (the step count from 1) where the update needs it, and hyperparameters, whose
+    values each of `runs` gives. It returns (params, *state dicts), or updates them in place and
+    returns None. `reference(parameters, hyper)` builds the torch.optim optimizer; `state` maps each
+    state dict to the torch.optim state key it must equal. Mistakes (check="steps") are one-step
+    formulas; `conventions` (the first is the default) are chosen by the option `convention_option`.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    reference: Callable[..., Any]
+    runs: tuple[dict[str, Any], ...]
+    state: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, float] = field(default_factory=lambda: {"steps": 3.0})
+    steps: int = 12
+    lr_change: tuple[int, float] = (7, 0.3)  # from this step on, the learning rate is multiplied by this
+    mistakes: tuple[Mistake, ...] = ()
+    convention_option: str = ""
+    conventions: tuple[Convention, ...] = ()
+    doc: str = ""
+
+    def graded_names(self) -> list[str]:
+        return [self.name]
+
+
+Unit = Function | Model | StateInit | Optimizer
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from .assignment import Assignment
-from .spec import Exercise, Function, Model
+from .spec import Exercise, Function, Model, Optimizer, StateInit
 
 HEADER = '"""{title}\n\n{description}\nFill in every function; the grader checks each one against PyTorch.\n"""\nimport numpy as np\n'
 
@@ -19,6 +19,8 @@ def _stub(name: str, params: list[str], doc: str) -> str:
 def _unit_source(unit, names: dict[str, str]) -> str:
     if isinstance(unit, Model):
         return "\n" + unit.doc.strip("\n").replace("class NeuralNetwork", f"class {names.get(unit.class_name, unit.class_name)}") + "\n"
+    if isinstance(unit, (StateInit, Optimizer)):  # one function, no backward
+        return _stub(names.get(unit.name, unit.name), list(unit.args), unit.doc)
     assert isinstance(unit, Function)
     source = _stub(names.get(unit.name, unit.name), list(unit.args), unit.doc)
     if unit.backward is not None:

@@ -336,6 +336,8 @@ def timing_check(ctx, model, points: float):
             else:
                 workload.dtype = str(np.dtype(instance.dtype))
                 student = time_student(ctx.sandbox, instance.handle, method, workload, X, Y, threads, ctx.output)
+            if instance.handle is not None:
+                ctx.sandbox.drop(instance.handle)
         except (NotAttempted, Unavailable) as why:
             student.status, student.note = "skipped", str(why)
         backends = [student]
@@ -350,7 +352,9 @@ def timing_check(ctx, model, points: float):
             "workload": {**asdict(workload), "data": data.describe()},
             "backends": [b.summary() for b in backends],
             "sweep": sweep,
-            "environment": environment(ctx.seed, threads, threads, {"workload_seed": "grader rng 'timing'"}),
+            "environment": environment(ctx.seed, threads, threads, {
+                "weights": f"He-style, from the grading seed ({ctx.exercise.id}/{model.class_name}/timing)",
+                "torch_seed": 0, "sweep_data_seed": 0}),
         }
         for b in backends:
             if b.status == "ok":
@@ -397,12 +401,14 @@ def _curves_figure(curves: dict):
         ref = [math.nan if v is None else v for v in curve["reference"]]
         ax.plot(range(len(ref)), ref, label="reference (PyTorch)", color="#1f77b4", linewidth=2)
         student = [math.nan if v is None else v for v in curve.get("student") or []]
+        at = list(curve.get("student_steps") or range(len(student)))[:len(student)]
         if student:
-            ax.plot(range(len(student)), student, label="yours", color="#ff7f0e", linestyle="--")
-            finite = [(t, v) for t, v in enumerate(student) if math.isfinite(v)]
-            if len(student) < len(ref) and finite:  # the run stopped (diverged or failed) here
+            ax.plot(at, student, label="yours", color="#ff7f0e", linestyle="--", marker="." if
+                    len(at) < len(ref) // 2 else None)
+            finite = [(t, v) for t, v in zip(at, student) if math.isfinite(v)]
+            if at[-1] < len(ref) - 1 and finite:  # the run stopped (diverged or failed) here
                 ax.plot([finite[-1][0]], [finite[-1][1]], marker="x", color="#d62728", markersize=10,
-                        label=f"stopped at step {len(student) - 1}")
+                        label=f"stopped at step {at[-1]}")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
@@ -504,11 +510,12 @@ def tables(check) -> list[tuple[str, list[str], list[list[str]]]]:
         rows = []
         for key, c in curves.items():
             ref, stu = c.get("reference") or [], c.get("student") or []
+            last = (c.get("student_steps") or [len(stu) - 1])[-1]
             acc = c.get("student_accuracy")
             rows.append([key, str(c.get("steps", "")),
                          "—" if not ref or ref[-1] is None else f"{ref[-1]:.4g}",
-                         "—" if not stu or stu[-1] is None else f"{stu[-1]:.4g}" + ("" if len(stu) == len(ref) else
-                                                                                 f" (stopped at step {len(stu) - 1})"),
+                         "—" if not stu or stu[-1] is None else f"{stu[-1]:.4g}" + (
+                             "" if last == len(ref) - 1 else f" (stopped at step {last})"),
                          "—" if c.get("reference_accuracy") is None else f"{c['reference_accuracy']:.2%}",
                          "—" if acc is None else f"{acc:.2%}"])
         out.append(("Training runs", ["run", "steps", "final loss (reference)", "final loss (yours)",

@@ -47,38 +47,44 @@ def conv2d_backward_dx_kernel_not_flipped(dout, x, w, b, stride, padding):
     return dx, dw, dout.sum((0, 2, 3))
 
 
-def _maxpool_backward(dout, x, kernel_size, stride, window_grad, accumulate=True):
-    """Loop over the pooling windows; `window_grad(window, d)` is the gradient of one window."""
-    dx = torch.zeros_like(x)
+def _windows(dout, kernel_size, stride):
+    """(rows, cols, upstream gradient) of every pooling window, in row-major order."""
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
             rows = slice(i * stride, i * stride + kernel_size)
             cols = slice(j * stride, j * stride + kernel_size)
-            grad = window_grad(x[:, :, rows, cols], dout[:, :, i, j, None, None])
-            dx[:, :, rows, cols] = dx[:, :, rows, cols] + grad if accumulate else torch.where(grad != 0, grad,
-                                                                                               dx[:, :, rows, cols])
-    return dx
+            yield rows, cols, dout[:, :, i, j, None, None]
+
+
+def _first_max_mask(window):
+    """1 at the first maximum of each window (row-major), as torch's argmax picks it."""
+    n, c, h, w = window.shape
+    first = window.reshape(n, c, h * w).argmax(2)
+    return F.one_hot(first, h * w).reshape(n, c, h, w).to(window.dtype)
 
 
 def maxpool2d_backward_every_tie(dout, x, kernel_size, stride):
     """The gradient given to every element equal to its window's maximum."""
-    def to_ties(window, d):
-        return d * (window == window.amax((2, 3), keepdim=True))
-    return _maxpool_backward(dout, x, kernel_size, stride, to_ties)
+    dx = torch.zeros_like(x)
+    for rows, cols, d in _windows(dout, kernel_size, stride):
+        window = x[:, :, rows, cols]
+        dx[:, :, rows, cols] += d * (window == window.amax((2, 3), keepdim=True))
+    return dx
 
 
 def maxpool2d_backward_average(dout, x, kernel_size, stride):
     """The gradient spread evenly over each window, as average pooling's."""
-    return _maxpool_backward(dout, x, kernel_size, stride,
-                             lambda window, d: d.expand_as(window) / kernel_size ** 2)
+    dx = torch.zeros_like(x)
+    for rows, cols, d in _windows(dout, kernel_size, stride):
+        dx[:, :, rows, cols] += d / kernel_size ** 2
+    return dx
 
 
 def maxpool2d_backward_overwrite(dout, x, kernel_size, stride):
-    """dx[max] = dout instead of +=: where windows overlap, the last window's gradient replaces the
-    others'."""
-    def to_first_max(window, d):
-        n, c, h, w = window.shape
-        first = window.reshape(n, c, h * w).argmax(2)  # torch's argmax: the first maximum
-        mask = F.one_hot(first, h * w).reshape(n, c, h, w).to(window.dtype)
-        return d * mask
-    return _maxpool_backward(dout, x, kernel_size, stride, to_first_max, accumulate=False)
+    """dx[max] = dout instead of +=: where windows overlap, a later window's gradient replaces the
+    earlier ones'."""
+    dx = torch.zeros_like(x)
+    for rows, cols, d in _windows(dout, kernel_size, stride):
+        mask = _first_max_mask(x[:, :, rows, cols])
+        dx[:, :, rows, cols] = torch.where(mask.bool(), d.expand_as(mask), dx[:, :, rows, cols])
+    return dx

@@ -126,16 +126,15 @@ def momentum_step(params, grads, state, t, h, *, dampen_first_step=False, dampen
     return {k: params[k] - h["learning_rate"] * v[k] for k in params}, {"v": v}
 
 
-def nesterov_step(params, grads, state, t, h, *, lookahead=True, old_buffer=False):
+def nesterov_step(params, grads, state, t, h, *, lookahead=True, decay_in_lookahead=True):
     """torch's nesterov: buf as momentum (no dampening); p -= lr * (g + beta * buf).
-    Mistakes: the plain momentum step (no lookahead); the lookahead with the buffer before this step."""
+    Mistakes: the plain momentum step (no lookahead); the lookahead with the gradient before weight decay."""
     g = _coupled(params, grads, h)
-    old = state["v"]
-    v = {k: g[k].clone() if t == 1 else h["beta"] * old[k] + g[k] for k in g}
+    v = {k: g[k].clone() if t == 1 else h["beta"] * state["v"][k] + g[k] for k in g}
     if not lookahead:
         update = v
     else:
-        update = {k: g[k] + h["beta"] * (old[k] if old_buffer else v[k]) for k in g}
+        update = {k: (g[k] if decay_in_lookahead else grads[k]) + h["beta"] * v[k] for k in g}
     return {k: params[k] - h["learning_rate"] * update[k] for k in params}, {"v": v}
 
 

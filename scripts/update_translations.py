@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract
+from babel.messages.extract import extract, extract_python
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +37,7 @@ def extract_exercise(fileobj, keywords, comment_tags, options):
     as plain strings (mistake explanations, exercise titles), which the grader translates when it
     shows them."""
     source = fileobj.read()
-    yield from extract("python", io.BytesIO(source), dict.fromkeys(keywords), comment_tags, options) and ()
-    for lineno, message, comments, _context in extract("python", io.BytesIO(source), KEYWORDS, comment_tags, options):
-        yield lineno, None, message, comments
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):
             continue
@@ -52,7 +50,7 @@ def extract_exercise(fileobj, keywords, comment_tags, options):
         values += node.args[position:position + 1]
         for value in values:
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                yield value.lineno, None, value.value, [f"{name}.{keyword}"]
+                yield value.lineno, "_", value.value, [f"{name}.{keyword}"]
 
 
 def _jinja(fileobj, keywords, comment_tags, options):
@@ -74,10 +72,8 @@ def extract_messages(root: Path = ROOT) -> Catalog:
     for pattern, method, options in SOURCES:
         for path in sorted(root.glob(pattern)):
             rel = path.relative_to(root).as_posix()
-            keywords = {} if method is extract_exercise else KEYWORDS
             with path.open("rb") as f:
-                for lineno, message, comments, context in extract(method, f, keywords or KEYWORDS, ("TRANSLATORS:",),
-                                                                   options):
+                for lineno, message, comments, context in extract(method, f, KEYWORDS, ("TRANSLATORS:",), options):
                     template.add(message, None, [(rel, lineno)], auto_comments=comments, context=context)
     return template
 

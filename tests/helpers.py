@@ -41,3 +41,21 @@ def check(result, exercise: str, name: str):
 def failed(result):
     """Names of the checks that lost points."""
     return sorted(c.name for c in result.checks() if c.score < c.max_score)
+
+
+def small_assignment(folder: Path, exercises: dict[str, tuple[str, ...]]):
+    """An assignment of a few built-in layer functions, for tests that need real results quickly:
+    {exercise id: names of exercises/layers.py units (relu, sigmoid, tanh, softmax, linear,
+    cross_entropy, sgd)}. Each exercise keeps the title "Functional layers" (translated)."""
+    from grader.assignment import load_assignment
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for exercise_id, units in exercises.items():
+        (folder / f"{exercise_id}.py").write_text(
+            "from grader.exercises import layers\nfrom grader.spec import Exercise\n"
+            f"EXERCISE = Exercise(id={exercise_id!r}, title=layers.EXERCISE.title, "
+            f"units=({', '.join(f'layers.{u}' for u in units)},))\n")
+    (folder / "assignment.toml").write_text(
+        f"exercises = {list(exercises)!r}\npractice_seed = 20240901\n"
+        + "".join(f'[exercise.{i}]\nfile = "{i}.py"\n' for i in exercises))
+    return load_assignment(folder / "assignment.toml")

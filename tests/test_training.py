@@ -45,12 +45,15 @@ def test_correct_network_trains_like_the_reference(grade_training, tmp_path, var
     curves = c.extra["curves"]
     assert set(curves) == {"full-batch", "mini-batch"}
     for curve in curves.values():
-        assert len(curve["student"]) == len(curve["reference"]) == curve["steps"] + 1
+        assert len(curve["reference"]) == curve["steps"] + 1
+        assert len(curve["student"]) == len(curve["student_steps"])
+        assert curve["student_steps"][:2] == [0, 1] and curve["student_steps"][-1] == curve["steps"]
         assert all(isinstance(v, float) for v in curve["student"] + curve["reference"])
         assert curve["student"][-1] < 0.5 * curve["student"][0]  # it learned
         assert curve["student_accuracy"] >= curve["reference_accuracy"] - 0.01
         assert curve["dtype"] == ("float32" if "float32" in variant else "float64")
-    drift = max(abs(s - r) / r for s, r in zip(curves["full-batch"]["student"], curves["full-batch"]["reference"]))
+    full = curves["full-batch"]
+    drift = max(abs(s - full["reference"][t]) / full["reference"][t] for t, s in zip(full["student_steps"], full["student"]))
     assert drift < (1e-4 if "float32" in variant else 1e-12)
     assert curves["full-batch"]["reference_accuracy"] > 0.9
 
@@ -77,7 +80,22 @@ def test_divergence_is_reported_with_its_step(grade_training, tmp_path):
     assert "training diverged at step 1" in c.cases[0].message
     assert c.hint.code == "training_step_scale" and "1000 times" in c.hint.text
     curve = c.extra["curves"]["full-batch"]
-    assert len(curve["student"]) == 2 < len(curve["reference"])  # stopped where it diverged
+    assert curve["student_steps"] == [0, 1] and len(curve["reference"]) == 101  # stopped where it diverged
+
+
+def first_step_below(curve, value):
+    """The first step t whose train_step sees a full-batch loss below `value` (the loss before it)."""
+    return next(t for t in range(1, len(curve)) if curve[t - 1] < value)
+
+
+def test_divergence_inside_a_repeated_call_is_pinned_to_its_step(grade_training, tmp_path):
+    """Full-batch steps run 5 to a call; the diverging call is replayed step by step to name the step."""
+    sub = make_submission(tmp_path, {"network.py": [(STEP, (
+        "self.update_params(self.backward(y_true), learning_rate * (1000 if loss < 1.5 else 1))"))]})
+    c = check(grade_training(sub), "network", TRAINING)
+    expected = first_step_below(c.extra["curves"]["full-batch"]["reference"], 1.5)
+    assert expected >= 2  # inside a call of several steps (step 1 has a call of its own)
+    assert f"training diverged at step {expected}:" in c.cases[0].message, c.cases[0].message
 
 
 def test_a_network_that_never_updates_fails(grade_training, tmp_path):
@@ -90,11 +108,21 @@ def test_a_network_that_never_updates_fails(grade_training, tmp_path):
 
 def test_an_exception_in_train_step_names_the_step(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [
+        ("        loss = self.cross_entropy_loss(probs, y_true)\n",
+         "        loss = self.cross_entropy_loss(probs, y_true)\n        if loss < 1.5:\n"
+         "            raise RuntimeError('boom')\n")]})
+    c = check(grade_training(sub), "network", TRAINING)
+    expected = first_step_below(c.extra["curves"]["full-batch"]["reference"], 1.5)
+    assert c.score == 0 and f"step {expected}:" in c.cases[0].message and "boom" in c.cases[0].message
+
+
+def test_a_stateful_failure_that_does_not_replay_names_the_steps_of_the_call(grade_training, tmp_path):
+    sub = make_submission(tmp_path, {"network.py": [
         ("        probs = self.forward(X)\n        loss",
          "        self.calls = getattr(self, 'calls', 0) + 1\n        if self.calls == 3:\n"
          "            raise RuntimeError('boom')\n        probs = self.forward(X)\n        loss")]})
     c = check(grade_training(sub), "network", TRAINING)
-    assert c.score == 0 and "step 3" in c.cases[0].message and "boom" in c.cases[0].message
+    assert c.score == 0 and "during steps 2-6" in c.cases[0].message and "boom" in c.cases[0].message
 
 
 def test_training_on_tiny_mnist_files(grade_training, tmp_path):

@@ -7,6 +7,7 @@ looks them up here, so adding a kind never touches the engine.
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -22,6 +23,10 @@ from ..spec import Exercise, Mistake, as_float64
 
 Runner = Callable[["CheckContext", Any, float], CheckResult]
 REGISTRY: dict[str, Runner] = {}
+# Multipliers of the dtype's default (rtol, atol) for the check being run, from the assignment's
+# [tolerances] table (rtol/atol, or per exercise in [tolerances.<id>]): run_check sets them,
+# compare_output applies them.
+TOLERANCE_SCALE: ContextVar[tuple[float, float]] = ContextVar("tolerance_scale", default=(1.0, 1.0))
 
 
 def check_kind(name: str) -> Callable[[Runner], Runner]:
@@ -83,14 +88,16 @@ class CheckContext:
                 name=name, file=definition.file, error=error.message))
         return definition.module
 
-    def call(self, canonical: str, *args, obj=None, keep=False, kwargs=None):
-        """Call a student function (or a method on a kept object) and collect what it printed."""
+    def call(self, canonical: str, *args, obj=None, keep=False, kwargs=None, return_args=True):
+        """Call a student function (or a method on a kept object) and collect what it printed.
+        return_args=False: the arguments are not sent back (args_after stays empty; saves time)."""
         if obj is None:
             module = self.require(canonical)
             outcome = self.sandbox.call(self.student_name(canonical), *args, module=module, keep=keep,
-                                        kwargs=kwargs)
+                                        kwargs=kwargs, return_args=return_args)
         else:
-            outcome = self.sandbox.call(canonical, *args, obj=obj, keep=keep, kwargs=kwargs)
+            outcome = self.sandbox.call(canonical, *args, obj=obj, keep=keep, kwargs=kwargs,
+                                        return_args=return_args)
         if outcome.output:
             self.output.append(outcome.output)
         return outcome
@@ -113,7 +120,8 @@ def compare_output(actual, expected, *, output: str, unit=None, batch_size: int 
                    mistake_outputs: dict[str, Any] | None = None) -> tuple[bool, str, Any, Hint | None]:
     """Compare one output; on failure, name a catalogued mistake it matches or diagnose its shape."""
     expected = as_float64(expected)
-    comparison = comparing.compare(actual, expected, label=output, exact=exact)
+    rtol, atol = _scaled_tolerance(actual, exact)
+    comparison = comparing.compare(actual, expected, label=output, exact=exact, rtol=rtol, atol=atol)
     if comparison.passed:
         return True, "", comparison, None
     hint = None
@@ -122,12 +130,29 @@ def compare_output(actual, expected, *, output: str, unit=None, batch_size: int 
         # NaN where the variant also gives NaN is that variant's behaviour (unstable losses on big logits).
         if wrong is not None and comparing.compare(actual, as_float64(wrong), exact=exact, heatmap=False,
                                                    equal_nan=True).passed:
-            hint = Hint(code=f"mistake:{mistake.id}", text=mistake.explanation)
+            hint = Hint(code=f"mistake:{mistake.id}", text=_(mistake.explanation))  # extracted from exercises
             break
     if hint is None:
         hint = hints.diagnose(actual, expected, batch_size=batch_size,
                               axis_hint=getattr(unit, "axis", None), comparison=comparison)
     return False, comparison.message, comparison, hint
+
+
+def tolerance_scale(options: dict[str, Any], exercise_id: str) -> tuple[float, float]:
+    """(rtol, atol) multipliers of an exercise: [tolerances.<id>] over [tolerances] over 1."""
+    table = options.get("tolerances") or {}
+    own = table.get(exercise_id) if isinstance(table.get(exercise_id), dict) else {}
+    return float(own.get("rtol", table.get("rtol", 1.0))), float(own.get("atol", table.get("atol", 1.0)))
+
+
+def _scaled_tolerance(actual, exact: bool) -> tuple[float | None, float | None]:
+    """The actual dtype's default tolerances times the assignment's multipliers; (None, None) keeps the defaults."""
+    scale = TOLERANCE_SCALE.get()
+    array = None if exact or scale == (1.0, 1.0) else comparing.coerce(actual)[0]
+    if array is None:
+        return None, None
+    rtol, atol = comparing.tolerance_for(array.dtype)
+    return rtol * scale[0], atol * scale[1]
 
 
 def finish(ctx: CheckContext, result: CheckResult, started: float) -> CheckResult:
@@ -160,6 +185,7 @@ def run_check(ctx: CheckContext, kind: str, unit, function: str, points: float,
     started = time.perf_counter()
     result = CheckResult(exercise=ctx.exercise.id, function=function, kind=kind, max_score=points,
                          visibility=ctx.exercise.visibility.get(kind, "visible"), location=location)
+    scale = TOLERANCE_SCALE.set(tolerance_scale(ctx.options, ctx.exercise.id))
     try:
         body(result)
     except NotAttempted as why:
@@ -171,6 +197,8 @@ def run_check(ctx: CheckContext, kind: str, unit, function: str, points: float,
     except SkipCheck as why:
         result.cases.clear()
         result.status, result.message, result.score = SKIPPED, str(why), 0.0
+    finally:
+        TOLERANCE_SCALE.reset(scale)
     return finish(ctx, result, started)
 
 

@@ -7,9 +7,10 @@ from .. import torch_bridge
 from ..i18n import _
 from ..compare import coerce, shapes_equivalent
 from ..inputs import describe_call, draw_all
+from ..layout import Layout
 from ..results import CaseResult
 from ..spec import Function
-from .base import case_result, check_kind, compare_output, outcome_failure, run_check
+from .base import NotAttempted, case_result, check_kind, compare_output, outcome_failure, run_check
 from .fd import as_gradient, directional_check, fd_settings
 
 
@@ -36,28 +37,44 @@ def _compare_all(ctx, fn, names, actual_value, expected, *, batch_size, mistakes
             count=len(expected), names=", ".join(names), got=type(actual_value).__name__)
         return [(names[0], False, message, None, None)]
     rows = []
+    layout = Layout.of(ctx.options)  # expected and mistake outputs arrive in the student's layout
     for i, (name, got, want) in enumerate(zip(names, actual, expected)):
         outputs = {m: out[i] for m, out in mistake_outputs.items()}
-        ok, message, comparison, hint = compare_output(got, want, output=name, unit=fn, batch_size=batch_size,
+        got = layout.adapt(fn, name, got)
+        ok, message, comparison, hint = compare_output(got, want, output=name, unit=layout.unit(fn),
+                                                       batch_size=batch_size,
                                                        exact=exact, mistakes=mistakes, mistake_outputs=outputs)
         rows.append((name, ok, message, comparison, hint))
     return rows
 
 
+def _batch_first_hint(ctx, fn: Function, canonical: str, values: list, expected: tuple, case: CaseResult):
+    """A failed case, in a features-first assignment, whose function is right batch-first gets a hint
+    saying so (grader/layout.py). `values` and `expected` are batch-first."""
+    if not case.passed:
+        case.hint = Layout.of(ctx.options).batch_first_hint(fn, lambda sent: ctx.call(canonical, *sent), values,
+                                                             expected) or case.hint
+    return case
+
+
 def _forward_case(ctx, fn: Function, inputs: dict, label: str, mistakes_for: str = "forward") -> CaseResult:
     name = ctx.student_name(fn.name)
-    values = list(inputs.values())
-    call = describe_call(name, list(inputs), values)
-    outcome = ctx.call(fn.name, *values)
+    layout, outputs = Layout.of(ctx.options), list(fn.outputs)
+    values = list(inputs.values())  # batch-first, as references take them; `sent` is in the student's layout
+    sent = layout.convert(fn, list(inputs), values)
+    call = describe_call(name, list(inputs), sent)
+    outcome = ctx.call(fn.name, *sent)
     failure = outcome_failure(outcome, f"{name}()")
-    if failure is not None:
-        return case_result(label, call, failure, [])
     expected = torch_bridge.forward(fn.reference, inputs)
+    if failure is not None:
+        return _batch_first_hint(ctx, fn, fn.name, values, expected, case_result(label, call, failure, []))
     mistakes = tuple(m for m in fn.mistakes if m.check == mistakes_for)
-    mistake_outputs = {m.id: torch_bridge.call_numpy(m.reference, values) for m in mistakes}
-    rows = _compare_all(ctx, fn, list(fn.outputs), outcome.value, expected, batch_size=_batch_size(fn, inputs),
-                        mistakes=mistakes, mistake_outputs=mistake_outputs, exact=fn.exact)
-    return case_result(label, call, None, rows)
+    mistake_outputs = {m.id: layout.convert(fn, outputs, torch_bridge.call_numpy(m.reference, values))
+                       for m in mistakes}
+    rows = _compare_all(ctx, fn, outputs, outcome.value, layout.convert(fn, outputs, expected),
+                        batch_size=_batch_size(fn, inputs), mistakes=mistakes, mistake_outputs=mistake_outputs,
+                        exact=fn.exact)
+    return _batch_first_hint(ctx, fn, fn.name, values, expected, case_result(label, call, None, rows))
 
 
 def _upstream(fn: Function, inputs: dict, rng) -> np.ndarray | None:
@@ -77,18 +94,21 @@ def _backward_values(fn: Function, inputs: dict, upstream) -> tuple[list[str], l
 def _backward_case(ctx, fn: Function, inputs: dict, upstream, label: str) -> CaseResult:
     backward = fn.backward
     name = ctx.student_name(backward.name)
+    layout, grad_names = Layout.of(ctx.options), [f"d{w}" for w in backward.wrt]
     names, values = _backward_values(fn, inputs, upstream)
-    call = describe_call(name, names, values)
-    outcome = ctx.call(backward.name, *values)
+    sent = layout.convert(fn, names, values)
+    call = describe_call(name, names, sent)
+    outcome = ctx.call(backward.name, *sent)
     failure = outcome_failure(outcome, f"{name}()")
-    if failure is not None:
-        return case_result(label, call, failure, [])
     expected = torch_bridge.gradients(fn.reference, inputs, backward.wrt, upstream)
-    mistake_outputs = {m.id: torch_bridge.call_numpy(m.reference, values) for m in backward.mistakes}
-    grad_names = [f"d{w}" for w in backward.wrt]
-    rows = _compare_all(ctx, fn, grad_names, outcome.value, expected, batch_size=_batch_size(fn, inputs),
-                        mistakes=backward.mistakes, mistake_outputs=mistake_outputs)
-    return case_result(label, call, None, rows)
+    if failure is not None:
+        return _batch_first_hint(ctx, fn, backward.name, values, expected, case_result(label, call, failure, []))
+    mistake_outputs = {m.id: layout.convert(fn, grad_names, torch_bridge.call_numpy(m.reference, values))
+                       for m in backward.mistakes}
+    rows = _compare_all(ctx, fn, grad_names, outcome.value, layout.convert(fn, grad_names, expected),
+                        batch_size=_batch_size(fn, inputs), mistakes=backward.mistakes,
+                        mistake_outputs=mistake_outputs)
+    return _batch_first_hint(ctx, fn, backward.name, values, expected, case_result(label, call, None, rows))
 
 
 def _case_label(i: int, inputs: dict, large: bool) -> str:
@@ -102,7 +122,7 @@ def _each_case(ctx, fn: Function, kind: str):
             continue
         rng = ctx.rng(fn.name, kind, str(i))
         inputs = draw_all(fn.args, case, rng)
-        label = _case_label(i, inputs, case.large)
+        label = _case_label(i, Layout.of(ctx.options).inputs(fn, inputs), case.large)
         yield (f"{label} ({case.label})" if case.label else label), inputs, rng
 
 
@@ -110,10 +130,16 @@ def _each_case(ctx, fn: Function, kind: str):
 def interface(ctx, fn: Function, points: float):
     """Every graded name exists, is callable, and accepts the documented arguments."""
     def body(result):
+        stubs = []
         for canonical, arity in [(fn.name, len(fn.args))] + (
                 [(fn.backward.name, len(fn.backward.args))] if fn.backward else []):
             name = ctx.student_name(canonical)
             module = ctx.require(canonical)
+            if getattr(ctx.definitions.get(name), "stub", False):  # the starter kit's stub earns nothing yet
+                stubs.append(name)
+                result.cases.append(CaseResult(label=name, passed=False, message=_(
+                    "{what} is not implemented yet (it raises NotImplementedError).").format(what=f"{name}()")))
+                continue
             outcome = ctx.sandbox.describe(name, module=module, n_args=arity)
             info = outcome.value if outcome.ok else None
             if info is None:
@@ -126,6 +152,8 @@ def interface(ctx, fn: Function, points: float):
             else:
                 message = ""
             result.cases.append(CaseResult(label=name, passed=not message, message=message))
+        if len(stubs) == len(result.cases):
+            raise NotAttempted(result.cases[0].message)
     return run_check(ctx, "interface", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
 
 
@@ -174,8 +202,11 @@ def gradcheck(ctx, fn: Function, points: float):
 
     def body(result):
         fwd_name = ctx.student_name(fn.name)
+        layout = Layout.of(ctx.options)
         for label, inputs, rng in _each_case(ctx, fn, "gradcheck"):
             upstream = _upstream(fn, inputs, rng)
+            # Only the student's functions run from here on: everything in the student's layout.
+            inputs, upstream = layout.inputs(fn, inputs), layout.convert(fn, ["dout"], [upstream])[0]
             names, values = _backward_values(fn, inputs, upstream)
             call = describe_call(ctx.student_name(backward.name), names, values)
             outcome = ctx.call(backward.name, *values)
@@ -188,7 +219,8 @@ def gradcheck(ctx, fn: Function, points: float):
             if failure:
                 result.cases.append(case_result(label, call, failure, []))
                 continue
-            arrays = {n: as_gradient(g, np.shape(inputs[n])) for g, n in zip(grads, backward.wrt)}
+            arrays = {n: as_gradient(layout.adapt(fn, f"d{n}", g), np.shape(inputs[n]))
+                      for g, n in zip(grads, backward.wrt)}
             wrong = [n for n, g in arrays.items() if g is None]
             if wrong:
                 result.cases.append(case_result(label, call, _("the gradient for {names} is not an array of its "
@@ -231,6 +263,8 @@ def inputs_unmodified(ctx, fn: Function, points: float):
         if fn.backward is not None:
             names, values = _backward_values(fn, inputs, _upstream(fn, inputs, rng))
             calls.append((fn.backward.name, names, values))
+        layout = Layout.of(ctx.options)
+        calls = [(canonical, names, layout.convert(fn, names, values)) for canonical, names, values in calls]
         for canonical, names, values in calls:
             sent = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
             outcome = ctx.call(canonical, *values)
@@ -255,9 +289,11 @@ def update(ctx, fn: Function, points: float):
     def body(result):
         for label, inputs, _rng in _each_case(ctx, fn, "update"):
             name = ctx.student_name(fn.name)
+            layout, outputs = Layout.of(ctx.options), list(fn.outputs)
             values = list(inputs.values())
-            call = describe_call(name, list(inputs), values)
-            outcome = ctx.call(fn.name, *values)
+            sent = layout.convert(fn, list(inputs), values)
+            call = describe_call(name, list(inputs), sent)
+            outcome = ctx.call(fn.name, *sent)
             failure = outcome_failure(outcome, f"{name}()")
             if failure is not None:
                 result.cases.append(case_result(label, call, failure, []))
@@ -266,10 +302,11 @@ def update(ctx, fn: Function, points: float):
             if value is None:
                 value = tuple(outcome.args_after[list(inputs).index(m)] for m in fn.mutates)
                 value = value[0] if len(value) == 1 else value
-            expected = torch_bridge.forward(fn.reference, inputs)
+            expected = layout.convert(fn, outputs, torch_bridge.forward(fn.reference, inputs))
             mistakes = tuple(m for m in fn.mistakes if m.check == "update")
-            mistake_outputs = {m.id: torch_bridge.call_numpy(m.reference, values) for m in mistakes}
-            rows = _compare_all(ctx, fn, list(fn.outputs), value, expected, batch_size=None,
+            mistake_outputs = {m.id: layout.convert(fn, outputs, torch_bridge.call_numpy(m.reference, values))
+                               for m in mistakes}
+            rows = _compare_all(ctx, fn, outputs, value, expected, batch_size=None,
                                 mistakes=mistakes, mistake_outputs=mistake_outputs)
             result.cases.append(case_result(label, call, None, rows))
     return run_check(ctx, "update", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))

@@ -3,9 +3,9 @@
 From identical initial weights, the student's class (in the child) and the reference nn.Module
 (reference/network.py: nn.Linear, ReLU, cross-entropy on logits, torch.optim.SGD) train for a pinned
 number of steps, full-batch and mini-batch, on the same batches in the same order. The parent drives
-both: it sends each batch to the student's train_step, reads the parameters back after every step,
-and computes every loss and accuracy itself from those parameters (nothing the child reports is
-used). A case passes when
+both: it sends the batches to the student's train_step, reads the parameters back after every call
+(every mini-batch step; every `every` full-batch steps, run by one `repeat` call), and computes every
+loss and accuracy itself from those parameters (nothing the child reports is used). A case passes when
 
 - the training-set loss after every step agrees with the reference's within the tolerance of the
   dtype the student computes in (float64 agrees to ~1e-15, float32 drifts ~1e-5 over 100 steps),
@@ -13,11 +13,14 @@ used). A case passes when
 - the test accuracy reaches the reference's accuracy on the same run minus `accuracy_margin`.
 
 Divergence (a non-finite loss, or one above `divergence_factor` times the initial loss) stops the run
-and names the step. The first step is also compared as a direction: a step that is a multiple of the
+and names the step (a call of several steps that diverges or raises is replayed one step at a time
+from the parameters before it, to find which). The first step is also compared as a direction: a step that is a multiple of the
 reference step (ascent, a learning rate applied twice or 1000 times) or no step at all gets a hint.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import time
 
@@ -45,6 +48,7 @@ DEFAULTS = {
     "test_size": None,
     "accuracy_margin": 0.01,  # the student's test accuracy must reach the reference's minus this
     "divergence_factor": 2.0,
+    "every": 5,  # full-batch steps per child call (the batch crosses the pipe once per call)
 }
 # Sizes that keep a check on the larger data sets fast; the instructor may raise them.
 DATASET_DEFAULTS = {
@@ -111,7 +115,35 @@ class Evaluator:
         return float((self.logits(params, self.X_test).argmax(1).numpy() == self.y_test).mean())
 
 
+_REFERENCE_RUNS: dict[bytes, dict] = {}  # per process, see run_reference
+MAX_REFERENCE_RUNS = 8
+
+
+def _run_key(data, params: dict, lr: float, schedule) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    arrays = [data.X_train, data.y_train, data.X_test, data.y_test, *(params[k] for k in sorted(params))]
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    h.update(f"{sorted(params)} {float(lr)!r}".encode())
+    for idx in schedule:
+        h.update(b"all;" if idx is None else np.ascontiguousarray(idx, dtype=np.int64).data.tobytes() + b";")
+    return h.digest()
+
+
 def run_reference(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
+    """The reference run, memoised per process: its weights and batches depend only on the seed and the
+    configuration, so a batch grading a class computes it once per worker, not once per submission."""
+    key = _run_key(data, params, lr, schedule)
+    if key not in _REFERENCE_RUNS:
+        while len(_REFERENCE_RUNS) >= MAX_REFERENCE_RUNS:
+            _REFERENCE_RUNS.pop(next(iter(_REFERENCE_RUNS)))
+        _REFERENCE_RUNS[key] = _reference_run(data, params, lr, schedule, evaluator)
+    return copy.deepcopy(_REFERENCE_RUNS[key])
+
+
+def _reference_run(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
     """The reference run: losses after 0..K steps, parameters after the first step and at the end."""
     D, H = params["W1"].shape
     C = params["W2"].shape[1]
@@ -191,6 +223,18 @@ def _finite(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
+def chunk_sizes(schedule, every: int) -> list[int]:
+    """Steps between two reads of the parameters: the first step alone (its direction is compared),
+    then `every` steps. Full-batch steps of a chunk run as one `repeat` call (the batch crosses the
+    pipe once); mini-batch steps one call each."""
+    sizes, step = [], 0
+    while step < len(schedule):
+        n = 1 if step == 0 else min(every, len(schedule) - step)
+        sizes.append(n)
+        step += n
+    return sizes
+
+
 def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, label: str, curve: dict,
                instances: list | None = None) -> CaseResult:
     """Train the student's network on `schedule` and compare it with the reference run."""
@@ -200,7 +244,7 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
     call = f"{model.class_name}.{method}(X, y_onehot, learning_rate={lr:g}) x {len(schedule)}"
     started = time.perf_counter()
     reference = run_reference(data, params, lr, schedule, evaluator)
-    curve.update(reference=_finite(reference["losses"]), student=[], steps=len(schedule),
+    curve.update(reference=_finite(reference["losses"]), student=[], student_steps=[], steps=len(schedule),
                  reference_accuracy=reference["accuracy"])
     ref_losses = reference["losses"]
     factor = float(cfg["divergence_factor"])
@@ -222,45 +266,87 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
     rtol, atol = tolerance(instance.dtype, cfg)
     X = np.ascontiguousarray(data.X_train, dtype=np.float64)
     Y = data.Y_train
-    losses = [evaluator.loss(start)]
-    current, first_hint = start, None
-    for step, idx in enumerate(schedule, 1):
-        xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
-        outcome = ctx.sandbox.call(method, xb, yb, lr, obj=instance.handle, return_args=False)
-        if outcome.output:
-            ctx.output.append(outcome.output)
-        failure = outcome_failure(outcome, f"{model.class_name}.{method}()")
+    steps, losses = [0], [evaluator.loss(start)]
+
+    def record():
+        curve.update(student=_finite(losses), student_steps=list(steps))
+
+    def advance(first: int, n: int):
+        """Run steps first..first+n-1, then read the parameters: (params, loss, failure message).
+        A failure in a call of one step names its step; in a `repeat` call of several, the caller
+        replays them one at a time."""
+        calls = [(first, n)] if all(schedule[i] is None for i in range(first - 1, first - 1 + n)) \
+            else [(first + i, 1) for i in range(n)]
+        for at, count in calls:
+            idx = schedule[at - 1]
+            xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
+            outcome = ctx.sandbox.call(method, xb, yb, lr, obj=instance.handle, return_args=False,
+                                       repeat=count if count > 1 else None)
+            if outcome.output:
+                ctx.output.append(outcome.output)
+            failure = outcome_failure(outcome, f"{model.class_name}.{method}()")
+            if failure:  # (the step, if known, and the message)
+                return None, math.nan, (None if count > 1 else at, failure)
+        current, failure = _read(instance, model, shapes, first + n - 1)
         if failure:
-            curve["student"] = _finite(losses)
-            return CaseResult(label=label, passed=False, call=call,
-                              message=_("step {step}: {error}").format(step=step, error=failure))
-        current, failure = _read(instance, model, shapes, step)
+            return None, math.nan, (first + n - 1, failure)
+        finite = all(np.all(np.isfinite(v)) for v in current.values())
+        return current, (evaluator.loss(current) if finite else math.nan), None
+
+    def bad(loss: float) -> bool:
+        return not math.isfinite(loss) or loss > factor * losses[0]
+
+    def diverged(step: int, loss: float, where: str | None) -> CaseResult:
+        what = _("is not finite ({loss})").format(loss=loss) if not math.isfinite(loss) else _(
+            "is {loss:.4g}, more than {factor:g} times the initial {initial:.4g}").format(
+            loss=loss, factor=factor, initial=losses[0])
+        at = _("at step {step}").format(step=step) if where is None else _("by step {step} ({where})").format(
+            step=step, where=where)
+        return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+            "training diverged {at}: the training loss after it {what} (the reference's: {ref:.4g}).").format(
+            at=at, what=what, ref=ref_losses[step]))
+
+    current, first_hint, step = start, None, 0
+    for n in chunk_sizes(schedule, max(1, int(cfg.get("every", 5)))):
+        before = current
+        current, loss, failure = advance(step + 1, n)
+        at, where = step + n, None
+        if failure and failure[0] is not None:
+            at = failure[0]
+        elif n > 1 and (failure or bad(loss)):
+            # Which step was it? Replay the chunk one step at a time from the parameters before it
+            # (a student whose object keeps other state may not fail the same way again).
+            where = _("during steps {a}-{b}").format(a=step + 1, b=step + n)
+            if instance.set(before) is None:
+                for j in range(step + 1, step + n + 1):
+                    replay = advance(j, 1)
+                    if replay[2] or bad(replay[1]):
+                        (current, loss, failure), at, where = replay, j, None
+                        break
+        step = at
         if failure:
-            curve["student"] = _finite(losses)
-            return CaseResult(label=label, passed=False, call=call, message=failure)
+            record()
+            return CaseResult(label=label, passed=False, call=call, message=_("{at}: {error}").format(
+                at=_("step {step}").format(step=step) if where is None else where, error=failure[1]))
+        steps.append(step)
+        losses.append(loss)
         if step == 1:
             first_hint = first_step_hint(start, current, reference["first"])
-        loss = evaluator.loss(current) if all(np.all(np.isfinite(v)) for v in current.values()) else math.nan
-        losses.append(loss)
-        if not math.isfinite(loss) or loss > factor * losses[0]:
-            curve["student"] = _finite(losses)
-            what = _("is not finite ({loss})").format(loss=loss) if not math.isfinite(loss) else _(
-                "is {loss:.4g}, more than {factor:g} times the initial {initial:.4g}").format(
-                loss=loss, factor=factor, initial=losses[0])
-            return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
-                "training diverged at step {step}: the training loss after it {what} (the reference's: "
-                "{ref:.4g}).").format(step=step, what=what, ref=ref_losses[step]))
+        if bad(loss):
+            record()
+            return diverged(step, loss, where)
     student_s = time.perf_counter() - started - reference_s
     accuracy = evaluator.accuracy(current)
-    curve.update(student=_finite(losses), student_accuracy=accuracy, dtype=str(instance.dtype),
-                 rtol=rtol, atol=atol, reference_s=round(reference_s, 3), student_s=round(student_s, 3))
+    record()
+    curve.update(student_accuracy=accuracy, dtype=str(instance.dtype), rtol=rtol, atol=atol,
+                 reference_s=round(reference_s, 3), student_s=round(student_s, 3))
 
-    t = _first_mismatch(losses, ref_losses, rtol, atol)
+    t = _first_mismatch(losses, [ref_losses[s] for s in steps], rtol, atol)
     if t is not None:
         return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
             "the training loss leaves the reference's at step {step}: yours {got:.8g}, the reference's "
             "{want:.8g} (rtol={rtol:g}, atol={atol:g} for {dtype}).").format(
-            step=t, got=losses[t], want=ref_losses[t], rtol=rtol, atol=atol, dtype=instance.dtype))
+            step=steps[t], got=losses[t], want=ref_losses[steps[t]], rtol=rtol, atol=atol, dtype=instance.dtype))
     for name in model.params:
         comparison = comparing.compare(current[name], reference["final"][name], rtol=rtol, atol=atol,
                                        label=f"self.{name} after {len(schedule)} steps")

@@ -5,6 +5,10 @@ submission, stdout/stderr on a capture pipe, and the request/response pipe fds p
 Stdlib + NumPy only, and never the `grader` package: wire.py and limits.py are loaded by file path under
 private names, so a student file called wire.py cannot interfere and start-up stays at python + numpy.
 
+Before NumPy or any student code loads, the child confines itself (isolation.py: cgroups, namespaces,
+hidden files, an unprivileged uid, no new privileges, death with the grader) and installs the framework
+import hook (grader/policy.py says why): student code starts in a process that can no longer undo either.
+
 Every request gets exactly one reply. Whatever the student's code raises (even SystemExit, MemoryError or
 KeyboardInterrupt) becomes an error reply; only os._exit, a signal or a hang ends the exchange, and the
 parent notices those itself.
@@ -27,16 +31,58 @@ MAX_TRACEBACK_CHARS = 4000
 MAX_MESSAGE_CHARS = 2000
 
 
-def _load(name, filename):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, filename))
-    module = importlib.util.module_from_spec(spec)
+def _load(name, filename, code=None):
+    """Import one of the grader's files under a private name; `code`: its source, read earlier."""
+    path = os.path.join(HERE, filename)
+    module = types.ModuleType(name)
+    module.__file__ = path
     sys.modules[name] = module  # dataclasses look their module up in sys.modules
-    spec.loader.exec_module(module)
+    if code is None:
+        with open(path, "rb") as f:
+            code = f.read()
+    exec(compile(code, path, "exec"), module.__dict__)
     return module
 
 
 class _StaleHandle(Exception):
     pass
+
+
+class _FrameworkBlocker:
+    """Refuse to import the frameworks the grader's policy names (torch, jax, tensorflow, ...).
+
+    An attempt made by the student's own code is noted and reported with the next reply; a library that
+    merely probes for an optional framework (`try: import torch`) just gets the ImportError. Removing this
+    hook does not help a student: the grader also looks for the frameworks' libraries from outside.
+    """
+
+    def __init__(self, names, root):
+        self.names, self.root, self.attempts = frozenset(names), root, []
+        import sysconfig
+        paths = sysconfig.get_paths()
+        self.library_dirs = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib",
+                                                                                   "platlib") if paths.get(k)})
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if top not in self.names:
+            return None
+        if self._from_student() and top not in self.attempts:
+            self.attempts.append(top)
+        raise ModuleNotFoundError(f"importing {top} is not allowed: this is a NumPy exercise", name=fullname)
+
+    def _from_student(self):
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if not (name.startswith("<frozen importlib") or os.path.basename(os.path.dirname(name)) == "importlib"):
+                return not os.path.realpath(name).startswith(self.library_dirs)  # student code, exec'd text...
+            frame = frame.f_back
+        return True
+
+    def take(self):
+        attempts, self.attempts = self.attempts, []
+        return attempts
 
 
 class _AliasFinder:
@@ -87,8 +133,8 @@ def _safe_str(obj, limit=MAX_MESSAGE_CHARS):
 
 
 class Child:
-    def __init__(self, cfg, wire, np):
-        self.wire, self.np = wire, np
+    def __init__(self, cfg, wire, np, blocker=None):
+        self.wire, self.np, self.blocker = wire, np, blocker
         self.req, self.resp = cfg["req"], cfg["resp"]
         self.root = os.path.realpath(cfg["root"])
         sys.path[:0] = [os.path.join(self.root, p) for p in cfg.get("path", [])]  # nested folders, after the root
@@ -325,6 +371,8 @@ class Child:
             except Exception as e:  # noqa: BLE001 - a bad request must not end the process
                 reply, out = self.error(e)
             reply["seq"] = header.get("seq")  # lets the parent spot a reply that is not the one it awaits
+            if self.blocker is not None and self.blocker.attempts:  # self-reported: it can only cost points
+                reply["policy"] = self.blocker.take()
             self.flush_output()
             self.send(reply, out)
             if header.get("op") == "exit":
@@ -335,17 +383,25 @@ def main():
     cfg = json.loads(sys.argv[1])
     if sys.path and os.path.realpath(sys.path[0] or os.getcwd()) == os.path.realpath(HERE):
         sys.path.pop(0)  # Python 3.10 has no -P: drop grader/sandbox/ so it cannot shadow student modules
-    applied = _load("_grader_limits", "limits.py").apply_rlimits(cfg.get("rlimits", {}))
+    isolation, limits = _load("_grader_isolation", "isolation.py"), _load("_grader_limits", "limits.py")
+    with open(os.path.join(HERE, "wire.py"), "rb") as f:  # read before confine() may hide the grader's folders,
+        wire_code = f.read()  # run after the limits hold (it imports NumPy)
+    confined = isolation.confine(cfg.get("isolation") or {})
+    applied = limits.apply_rlimits(cfg.get("rlimits", {}))  # after the uid change: RLIMIT_NPROC binds then
+    blocker = None
+    if cfg.get("block"):
+        blocker = _FrameworkBlocker(cfg["block"], os.path.realpath(cfg["root"]))
+        sys.meta_path.insert(0, blocker)
     import faulthandler
 
     import numpy as np
 
     faulthandler.enable()  # a segfault prints the Python stack into the captured output
     np.seterr(all="ignore")  # overflow/NaN warnings would flood the output; the parent checks values
-    wire = _load("_grader_wire", "wire.py")
-    child = Child(cfg, wire, np)
-    child.serve({"hello": True, "pid": os.getpid(), "rlimits": applied, "numpy": np.__version__,
-                 "python": sys.version.split()[0]})
+    wire = _load("_grader_wire", "wire.py", wire_code)
+    child = Child(cfg, wire, np, blocker)
+    child.serve({"hello": True, "pid": os.getpid(), "rlimits": applied, "confined": confined,
+                 "numpy": np.__version__, "python": sys.version.split()[0]})
 
 
 if __name__ == "__main__":

@@ -32,20 +32,24 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
+from ..i18n import N_, _
 from . import limits as _limits
 from . import wire
+from ..policy import Violation
+from .confinement import Confinement, Isolation  # noqa: F401 - Isolation is re-exported for callers
 from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for callers
 
 CHILD = Path(__file__).with_name("child.py")
 TICK = 0.02  # seconds between CPU/liveness checks while waiting; bounds the CPU overshoot of a limit
+WATCH_EVERY = 0.1  # seconds between framework-library scans during a long call
 PIPE_SIZE = 1 << 20  # larger pipes move big arrays in fewer wake-ups (Linux; ignored elsewhere)
-SIGNAL_MEANINGS = {
-    "SIGSEGV": "a segmentation fault",
-    "SIGBUS": "a bus error",
-    "SIGFPE": "a floating-point exception",
-    "SIGABRT": "an abort",
-    "SIGILL": "an illegal instruction",
-    "SIGKILL": "a kill, often for using too much memory",
+SIGNAL_MEANINGS = {  # translated where used
+    "SIGSEGV": N_("a segmentation fault"),
+    "SIGBUS": N_("a bus error"),
+    "SIGFPE": N_("a floating-point exception"),
+    "SIGABRT": N_("an abort"),
+    "SIGILL": N_("an illegal instruction"),
+    "SIGKILL": N_("a kill, often for using too much memory"),
 }
 
 
@@ -68,7 +72,7 @@ class Limits:
 
 @dataclass
 class ErrorInfo:
-    kind: str  # exception | timeout | crash | exit | memory | protocol | skipped | budget | import
+    kind: str  # exception | timeout | crash | exit | memory | protocol | skipped | budget | import | policy
     message: str  # plain sentence for a student, e.g. "forward() did not return within 10 s of CPU time"
     type: str | None = None
     traceback: str | None = None
@@ -127,6 +131,7 @@ class _Child:
         self.proc, self.req, self.resp, self.cap = proc, req, resp, cap
         self.started = time.monotonic()
         self.last_cpu = 0.0
+        self.watch = None  # called on every liveness check; may raise _Stop (the framework policy)
         # Set per exchange by Sandbox._exchange:
         self.deadline = self.cpu_deadline = math.inf
         self.capture = _Capture(0)
@@ -174,6 +179,8 @@ class _Child:
             raise _Stop("cpu")
         if self.proc.poll() is not None:
             raise _Stop("dead")
+        if self.watch is not None:
+            self.watch()
 
     def wait(self, fd: int, write: bool = False) -> None:
         """Block until fd is ready (or the child dies, or a limit passes), draining output meanwhile."""
@@ -242,10 +249,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _cleanup(res: dict) -> None:
-    child = res.pop("child", None)
+    child, confinement = res.pop("child", None), res.get("confinement")
     if child is not None:
-        _kill_group(child.proc)
+        if confinement is not None:  # every process of the sandbox, not only the child's group
+            confinement.end(child.proc)
+        else:
+            _kill_group(child.proc)
         child.close_fds()
+    if confinement is not None:
+        confinement.close()
     shutil.rmtree(res["tmp"], ignore_errors=True)
 
 
@@ -277,12 +289,18 @@ class Sandbox:
         env_extra: dict[str, str] | None = None,
         files: dict[str, str] | None = None,
         search_path: list[Path | str] | None = None,
+        isolation: Isolation | None = None,
+        policy: Any = None,
+        hide: list[Path | str] = (),
     ):
         """root: the submission folder (copied; the copy is what runs). modules: dotted module names or file
         paths to import, or graded name -> module (then call() finds a name's module itself).
         `files`: generated sources (converted notebooks) to write into the copy, relative path -> text.
         search_path: folders of the submission put on the child's sys.path after the root (absolute within
-        root, or relative to it), so sibling imports work inside nested folders."""
+        root, or relative to it), so sibling imports work inside nested folders.
+        isolation: which confinement to attempt (default: all the platform allows; see confinement.py).
+        policy: a grader.policy.FrameworkPolicy (frameworks the child may not load), or None.
+        hide: more files or folders the child must not see (the assignment's folder, say)."""
         self.limits = limits or Limits()
         if isinstance(modules, dict):  # graded name -> module defining it (from the loader)
             self.defined_in = {name: _module_name(m) for name, m in modules.items()}
@@ -327,6 +345,18 @@ class Sandbox:
         }
         self.wire_limits = wire.WireLimits(max_elements=self.limits.max_elements)
         self.protections = _limits.platform_protections()
+        self.policy = policy
+        self.violations: list = []  # grader.policy.Violation, in the order they were found
+        self._confinement = Confinement(isolation or Isolation(), self.tmp, self.root, Path(root), hide,
+                                        pids_max=self.limits.extra_processes + 4,
+                                        memory_max=self.limits.memory_bytes)
+        self._res["confinement"] = self._confinement
+        self.protections.update(self._confinement.protections,
+                                framework_import_block=bool(policy is not None and policy.blocked),
+                                framework_maps_check=policy is not None and os.path.exists("/proc/self/maps"))
+        self._importing: str | None = None  # the module being imported by the current exchange
+        self._exchange: tuple[str, str | None] = ("", None)  # (label, module) of the current exchange
+        self._last_watch = 0.0
         self.import_errors: dict[str, ErrorInfo | None] = {}
         self.import_output: dict[str, str] = {}
         self.start_times: list[float] = []  # seconds from spawn to the child's hello, per child started
@@ -496,21 +526,23 @@ class Sandbox:
         if self._broken:
             return self._broken
         if self.budget_used >= self.limits.total_cpu_s:
-            return self._budget_error(f"{label} was not run")
+            return self._budget_error(_("{label} was not run").format(label=label))
         if qual is not None and qual in self._timed_out:
-            return ErrorInfo("skipped", f"{label} was not run again: {self._timed_out[qual]} earlier")
+            return ErrorInfo("skipped", _("{label} was not run again: {reason} earlier").format(
+                label=label, reason=self._timed_out[qual]))
         if not self.import_errors and self.modules:
             self.start()
             if self._broken:
                 return self._broken
         err = self.import_errors.get(module) if module else None
         if err is not None:
-            return ErrorInfo("import", f"{label} could not run because {_module_file(module)} failed to import: "
-                                       f"{err.message}", err.type, err.traceback, err.file, err.line)
+            return ErrorInfo("import", _("{label} could not run because {file} failed to import: {error}").format(
+                label=label, file=_module_file(module), error=err.message), err.type, err.traceback, err.file, err.line)
         if obj is not None and obj not in self._handles:
-            why = ("was lost when the student's process restarted after an earlier error" if obj in self._stale
-                   else "is unknown (never created, or dropped)")
-            return ErrorInfo("skipped", f"{label} was not run: the object it needs {why}")
+            why = (_("{label} was not run: the object it needs was lost when the student's process restarted after "
+                     "an earlier error") if obj in self._stale
+                   else _("{label} was not run: the object it needs is unknown (never created, or dropped)"))
+            return ErrorInfo("skipped", why.format(label=label))
         return None
 
     def _ensure_child(self) -> ErrorInfo | None:
@@ -542,8 +574,9 @@ class Sandbox:
             return self._budget_error("the student's process was not started again")
         rlimits = {"as": lim.memory_bytes, "cpu": math.ceil(remaining) + 2,  # backstop if our watch fails
                    "fsize": lim.file_size_bytes, "nofile": lim.open_files, "core": 0}
-        if hasattr(os, "geteuid") and os.geteuid() != 0:
-            rlimits["nproc"] = _limits.user_task_count(os.geteuid()) + lim.extra_processes
+        nproc = self._confinement.nproc(lim.extra_processes)
+        if nproc is not None:
+            rlimits["nproc"] = nproc
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         cap_r, cap_w = os.pipe()
@@ -553,14 +586,15 @@ class Sandbox:
             except (OSError, AttributeError):
                 pass
         cfg = {"req": req_r, "resp": resp_w, "root": str(self.root), "path": self.search_path, "rlimits": rlimits,
-               "first_handle": self._next_handle,
+               "first_handle": self._next_handle, "isolation": self._confinement.child_config(),
+               "block": self.policy.child_config() if self.policy is not None else [],
                "wire": {"max_elements": lim.max_elements, "max_header_bytes": self.wire_limits.max_header_bytes}}
         flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         t0 = time.monotonic()
         self.restarts += bool(self._spawns)
         self._spawns += 1
         try:
-            proc = subprocess.Popen(
+            proc = self._confinement.spawn(
                 [sys.executable, *flags, str(CHILD), json.dumps(cfg)],
                 cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, stdout=cap_w, stderr=subprocess.STDOUT,
                 pass_fds=(req_r, resp_w), start_new_session=True, close_fds=True,
@@ -590,12 +624,17 @@ class Sandbox:
         rl = hello.get("rlimits") if isinstance(hello.get("rlimits"), dict) else {}
         for name in _limits.RLIMITS:
             self.protections[f"rlimit_{name}"] = rl.get(name) is True
+        self.protections.update(self._confinement.verify(proc.pid, hello.get("confined")))
         return None
 
     def _import(self, m: str) -> ErrorInfo | None:
         label = f"importing {_module_file(m)}"
         buffers = self._encode({"op": "import", "module": m})
-        outcome, _, _ = self._call_child(buffers, self.limits.import_cpu_s, label, None)
+        self._importing = m
+        try:
+            outcome, _, _ = self._call_child(buffers, self.limits.import_cpu_s, label, None)
+        finally:
+            self._importing = None
         self.import_output[m] = outcome.output
         return outcome.error
 
@@ -604,7 +643,7 @@ class Sandbox:
         self._res.pop("child", None)
         if child.proc.returncode is None:
             child.cpu()
-        _kill_group(child.proc)
+        self._confinement.end(child.proc)  # and every other process the submission started
         child.close_fds()
         self._cpu_spent += child.last_cpu
         self._stale.update(self._handles)
@@ -632,6 +671,8 @@ class Sandbox:
         t0, cpu0 = time.monotonic(), c.last_cpu
         c.deadline, c.cpu_deadline = t0 + wall_cap, cpu0 + cpu_cap
         c.last_check = t0
+        self._exchange = (label, self._importing)
+        c.watch = self._watch if self.policy is not None else None
         try:
             if buffers is not None:
                 c.send(buffers)
@@ -641,6 +682,8 @@ class Sandbox:
                 raise ProtocolError("reply without 'ok'")
             if reply.get("seq") != (self._seq if buffers is not None else None):
                 raise ProtocolError("reply out of sequence")
+            if self.policy is not None:
+                self._police(reply, everything=True)
         except (_Stop, ProtocolError) as e:
             c.drain_rest()
             kind = e.kind if isinstance(e, _Stop) else "protocol"
@@ -657,9 +700,10 @@ class Sandbox:
                 self._wall_charged += max(0.0, wall - cpu)
             if ((kind == "cpu" and cpu_cap < cpu_s) or (kind == "wall" and wall_cap < wall_s)
                     or (kind == "dead" and rc == -getattr(signal, "SIGXCPU", 999))):  # or the rlimit backstop
-                error = self._budget_error(f"{label} was stopped")
+                error = self._budget_error(_("{label} was stopped").format(label=label))
             else:
-                error = self._stop_error(kind, rc, label, cpu_s, wall_s, str(e) if kind == "protocol" else "")
+                error = self._stop_error(kind, rc, label, cpu_s, wall_s,
+                                         str(e) if kind == "protocol" else e.detail if kind == "policy" else "")
             if error.kind == "timeout" and qual:
                 self._timed_out[qual] = error.message.replace(f"{label} ", "", 1)
             return Outcome(ok=False, error=error, output=c.capture.text(), cpu_s=round(cpu, 3), wall_s=wall), {}, {}
@@ -669,38 +713,71 @@ class Sandbox:
             outcome.error = self._reply_error(reply.get("error"), label)
         return outcome, reply, decoded
 
+    def _watch(self) -> None:
+        """During a long exchange: look for framework libraries now and then (a helper process that loads
+        one and exits before the reply would otherwise go unseen)."""
+        now = time.monotonic()
+        if now - self._last_watch >= WATCH_EVERY:
+            self._last_watch = now
+            self._police({}, everything=False)
+
+    def _police(self, reply: dict, everything: bool) -> None:
+        """Record a framework-policy violation; raise _Stop when a framework is loaded (the process must go).
+
+        What the child says can only add a violation (an import its own code tried); whether a framework is
+        loaded is read from /proc/<pid>/maps of the child and, with `everything`, of all its processes."""
+        label, module = self._exchange
+        attempts = reply.get("policy")
+        if isinstance(attempts, list):
+            names = tuple(sorted({str(a)[:60] for a in attempts if self.policy.family(str(a))}))
+            if names:
+                self.violations.append(Violation(label, names, module, "import"))
+        child = self._child
+        pids = {child.proc.pid}
+        if everything or self._confinement.cgroup is not None:
+            pids |= self._confinement.processes(child.proc.pid)
+        found, unreadable = self.policy.scan(pids)
+        if found or unreadable:
+            violation = Violation(label, tuple(sorted(found)), module, "native" if found else "unverifiable")
+            self.violations.append(violation)
+            raise _Stop("policy", violation.message())
+
     def _protocol_failure(self, outcome: Outcome, label: str, detail: str) -> Outcome:
         if self._child is not None:
             self._end_child()
         outcome.ok, outcome.value = False, None
-        outcome.error = ErrorInfo("protocol", f"{label} broke the grader's connection to the student's process "
-                                              f"({detail})")
+        outcome.error = ErrorInfo("protocol", _("{label} broke the grader's connection to the student's process "
+                                                "({detail})").format(label=label, detail=detail))
         return outcome
 
     def _budget_error(self, what: str) -> ErrorInfo:
-        return ErrorInfo("budget", f"{what}: the submission used up its total time budget of "
-                                   f"{_fmt_s(self.limits.total_cpu_s)} s of CPU time")
+        return ErrorInfo("budget", _("{what}: the submission used up its total time budget of {s} s of CPU "
+                                     "time").format(what=what, s=_fmt_s(self.limits.total_cpu_s)))
 
     def _stop_error(self, kind: str, rc: int | None, label: str, cpu_s: float, wall_s: float,
                     detail: str) -> ErrorInfo:
+        if kind == "policy":
+            return ErrorInfo("policy", detail)
         if kind == "cpu":
-            return ErrorInfo("timeout", f"{label} did not return within {_fmt_s(cpu_s)} s of CPU time")
+            return ErrorInfo("timeout", _("{label} did not return within {s} s of CPU time").format(
+                label=label, s=_fmt_s(cpu_s)))
         if kind == "wall":
-            return ErrorInfo("timeout", f"{label} did not return within {_fmt_s(wall_s)} s "
-                                        "(wall clock; it may be sleeping or waiting for input)")
+            return ErrorInfo("timeout", _("{label} did not return within {s} s (wall clock; it may be sleeping or "
+                                          "waiting for input)").format(label=label, s=_fmt_s(wall_s)))
         if kind == "protocol" or rc == 70:  # 70: the child itself found the request stream out of step
-            return ErrorInfo("protocol", f"{label} broke the grader's connection to the student's process (it may "
-                                         f"write to file descriptors it does not own): {detail[:200]}")
+            return ErrorInfo("protocol", _("{label} broke the grader's connection to the student's process (it may "
+                                           "write to file descriptors it does not own): {detail}").format(
+                label=label, detail=detail[:200]))
         if rc is not None and rc < 0:
             try:
                 name = signal.Signals(-rc).name
             except ValueError:
                 name = f"signal {-rc}"
             meaning = SIGNAL_MEANINGS.get(name)
-            return ErrorInfo("crash", f"the Python process crashed during {label}: killed by {name}"
-                                      + (f" ({meaning})" if meaning else ""))
-        return ErrorInfo("exit", f"the Python process ended during {label} with exit code {rc} "
-                                 "(os._exit, or a library that exits the process)")
+            return ErrorInfo("crash", _("the Python process crashed during {label}: killed by {signal}").format(
+                label=label, signal=name) + (f" ({_(meaning)})" if meaning else ""))
+        return ErrorInfo("exit", _("the Python process ended during {label} with exit code {code} (os._exit, or a "
+                                   "library that exits the process)").format(label=label, code=rc))
 
     def _reply_error(self, err: Any, label: str) -> ErrorInfo:
         err = err if isinstance(err, dict) else {}
@@ -709,11 +786,14 @@ class Sandbox:
         line = err.get("line") if type(err.get("line")) is int else None
         category = err.get("category")
         if category == "stale":
-            return ErrorInfo("skipped", f"{label} was not run: an object it needs was lost when the student's "
-                                        "process restarted after an earlier error")
+            return ErrorInfo("skipped", _("{label} was not run: an object it needs was lost when the student's "
+                                          "process restarted after an earlier error").format(label=label))
         if category == "transfer":  # the call worked, but its result was too big or too odd to send
-            return ErrorInfo("exception", f"{label} returned a result the grader could not receive: {msg}", typ)
+            return ErrorInfo("exception", _("{label} returned a result the grader could not receive: {error}").format(
+                label=label, error=msg), typ)
         kind = {"memory": "memory", "exit": "exit"}.get(category, "exception")
-        text = {"memory": f"{label} ran out of memory ({typ}: {msg})", "exit": f"{label} tried to end the program: {msg}"}
-        return ErrorInfo(kind, text.get(kind, f"{label} raised {typ}: {msg}" if msg else f"{label} raised {typ}"),
+        text = {"memory": _("{label} ran out of memory ({type}: {error})"),
+                "exit": _("{label} tried to end the program: {error}")}.get(kind)
+        text = text or (_("{label} raised {type}: {error}") if msg else _("{label} raised {type}"))
+        return ErrorInfo(kind, text.format(label=label, type=typ, error=msg),
                          typ, _text(err.get("traceback"), 8000), _text(err.get("file"), 500), line)

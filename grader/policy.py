@@ -1,0 +1,133 @@
+"""Framework policy: a NumPy exercise may not have PyTorch, JAX, TensorFlow or another autodiff library
+do the work.
+
+Enforced from both sides of the sandbox. Inside, the child installs an import hook before any student
+code loads, so `import torch` fails (and an attempt made by the student's own code is reported). Outside,
+after every exchange and during long calls, the grader reads /proc/<pid>/maps of the student's processes:
+a framework's native libraries appear there however they were loaded (an obfuscated import, a removed
+hook, ctypes), and that is never taken from the child's word. A violation makes the exercise it happened
+in score 0 with a plain message. The assignment allows modules with `allow_modules = ["torch"]`.
+Pure-Python libraries (HIPS autograd, tinygrad) have no native library to see: only the hook stops them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .i18n import _
+from .results import FAILED, ExerciseResult
+
+# family -> (top-level modules, fragments of the paths of its native libraries)
+FRAMEWORKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "torch": (("torch", "torchvision", "torchaudio", "functorch", "lightning", "pytorch_lightning"),
+              ("/libtorch", "/libc10", "/torch/_C", "/torch/lib/")),
+    "jax": (("jax", "jaxlib", "flax", "optax", "haiku", "equinox"), ("/jaxlib/", "xla_extension", "/libjax")),
+    "tensorflow": (("tensorflow", "keras", "tf_keras", "tensorflow_core"),
+                   ("libtensorflow", "_pywrap_tensorflow", "/tensorflow/python/")),
+    "mxnet": (("mxnet",), ("libmxnet",)),
+    "paddle": (("paddle", "paddlepaddle"), ("libpaddle", "/paddle/base/", "/paddle/fluid/")),
+    "mlx": (("mlx",), ("libmlx", "/mlx/core")),
+    "oneflow": (("oneflow",), ("liboneflow",)),
+    "mindspore": (("mindspore",), ("/mindspore/",)),
+    "autograd": (("autograd",), ()),
+    "tinygrad": (("tinygrad",), ()),
+    "theano": (("theano", "aesara", "pytensor"), ()),
+    "chainer": (("chainer",), ()),
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    label: str  # what was running: "relu_forward()", "importing layers.py"
+    frameworks: tuple[str, ...]
+    module: str | None = None  # set when it happened while a module was imported: every exercise using it
+    how: str = "native"  # native: its libraries were loaded | import: the student's code tried to import it
+    #                      | unverifiable: the process made itself unreadable to the grader
+
+    def message(self) -> str:
+        names = ", ".join(self.frameworks)
+        if self.how == "unverifiable":
+            return _("{label} made the student's process unreadable to the grader, so it could not check that no "
+                     "framework such as PyTorch was used. This exercise scores 0.").format(label=self.label)
+        if self.how == "import":
+            return _("{label} tried to import {names}. This is a NumPy exercise: write the computation with NumPy; "
+                     "the assignment does not allow {names}. This exercise scores 0.").format(label=self.label,
+                                                                                             names=names)
+        return _("{label} used {names} (its libraries were loaded into the student's process). This is a NumPy "
+                 "exercise: write the computation with NumPy; the assignment does not allow {names}. This exercise "
+                 "scores 0.").format(label=self.label, names=names)
+
+
+class FrameworkPolicy:
+    """Which frameworks are off limits, and how to recognise them from outside."""
+
+    def __init__(self, allowed=()):
+        allowed = {str(a) for a in allowed}
+        self.families = {f: spec for f, spec in FRAMEWORKS.items()
+                         if f not in allowed and not allowed.intersection(spec[0])}
+        self.blocked = sorted(m for modules, _markers in self.families.values() for m in modules)
+        markers = [(f, m) for f, (_mods, ms) in self.families.items() for m in ms]
+        self._pattern = re.compile("|".join(f"(?P<m{i}>{re.escape(m)})" for i, (_f, m) in enumerate(markers))) \
+            if markers else None
+        self._family_of_group = {f"m{i}": f for i, (f, _m) in enumerate(markers)}
+        self._family_of_module = {m: f for f, (mods, _ms) in self.families.items() for m in mods}
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> FrameworkPolicy:
+        allowed = options.get("allow_modules") or []
+        if isinstance(allowed, str):
+            allowed = [allowed]
+        return cls(allowed)
+
+    def child_config(self) -> list[str]:
+        return list(self.blocked)
+
+    def family(self, module: str) -> str | None:
+        return self._family_of_module.get(str(module).partition(".")[0])
+
+    def scan(self, pids) -> tuple[set[str], bool]:
+        """Frameworks whose native libraries are mapped into any of `pids`, and whether a live process
+        could not be read (a process that made itself non-dumpable, when the grader is not root)."""
+        found, unreadable = set(), False
+        if self._pattern is None:
+            return found, unreadable
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/maps", "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except FileNotFoundError:
+                continue
+            except PermissionError:
+                unreadable = True
+                continue
+            except OSError:
+                continue
+            for match in self._pattern.finditer(text):
+                found.add(self._family_of_group[match.lastgroup])
+        return found, unreadable
+
+
+def exercise_modules(ctx) -> set[str]:
+    """The student modules that define the names an exercise grades."""
+    modules = set()
+    for name in ctx.exercise.required_names():
+        definition = ctx.definitions.get(ctx.student_name(name))
+        if definition is not None:
+            modules.add(definition.module)
+    return modules
+
+
+def enforce(graded: ExerciseResult, ctx, violations: list[Violation], since: int) -> ExerciseResult:
+    """Zero an exercise when a violation happened while it was graded, or while importing a module that
+    defines one of its names. `since`: how many violations there were when the exercise started."""
+    modules = exercise_modules(ctx)
+    relevant = [v for k, v in enumerate(violations)
+                if (v.module in modules) or (v.module is None and k >= since)]
+    if not relevant:
+        return graded
+    message = relevant[0].message()
+    for check in graded.checks:
+        check.score, check.status, check.message, check.hint = 0.0, FAILED, message, None
+    graded.notes.append(message)
+    return graded

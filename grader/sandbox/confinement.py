@@ -1,0 +1,213 @@
+"""Everything one sandbox holds to confine its processes, on the grader's side.
+
+A Confinement is made with the sandbox and closed with it. It owns the sandbox's uid (root), its cgroup,
+the mount plan of what the child may see, and the grader's own flags while any sandbox is open (not
+dumpable, child subreaper). It tells the child what to apply (`child_config`), checks from outside what
+the child really got (`verify`: /proc/<pid>/status, ns/, mountinfo, cgroup), and ends every process of
+the sandbox (`end`). docs/security.md lists each promise with the test that shows it.
+"""
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+import sysconfig
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import isolation, reaper, users
+from .cgroups import SandboxCgroup
+
+LINUX = sys.platform.startswith("linux")
+SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable: private and bounded in the child
+
+
+@dataclass
+class Isolation:
+    """Which confinement to attempt; each step is used only where the platform allows it, and
+    GradeResult.protections says which held."""
+
+    unprivileged_user: bool = True  # as root: run student code as a uid of its own
+    network: bool = False  # False: a new network namespace (loopback only, and down)
+    hide_files: bool = True  # a mount namespace that hides the grader, other submissions, private files
+    cgroup: bool = True  # pids.max and memory.max over all the submission's processes (root)
+    scratch_bytes: int = 256 * 2**20  # size of the child's private /tmp, /var/tmp, /dev/shm
+
+
+class _GraderFlags:
+    """The grader is non-dumpable while any sandbox is open, and a child subreaper from the first one on."""
+
+    lock = threading.Lock()
+    open = 0
+    saved: bool | None = None
+    subreaper = False
+
+    @classmethod
+    def acquire(cls) -> dict[str, bool]:
+        with cls.lock:
+            if cls.open == 0:
+                cls.saved = isolation.is_dumpable()
+                isolation.set_dumpable(False)
+            cls.open += 1
+            if not cls.subreaper:
+                cls.subreaper = isolation.become_subreaper()
+            return {"grader_not_dumpable": isolation.is_dumpable() is False, "grader_subreaper": cls.subreaper}
+
+    @classmethod
+    def release(cls) -> None:
+        with cls.lock:
+            cls.open -= 1
+            if cls.open == 0 and cls.saved:
+                isolation.set_dumpable(True)
+
+
+def _grader_paths() -> list[str]:
+    """Where the grader, its exercises (model solutions among them), references and templates live."""
+    import grader
+    found = []
+    for name in ("grader", "grader.exercises", "grader.reference", "grader.templates"):
+        try:
+            module = sys.modules.get(name) or __import__(name, fromlist=["_"])
+        except ImportError:
+            continue
+        found.extend(getattr(module, "__path__", []) or [])
+    return found or [os.path.dirname(grader.__file__)]
+
+
+def _python_paths() -> list[str]:
+    """What the child's interpreter reads after it dropped privileges: stdlib, site-packages, NumPy."""
+    paths = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
+    paths += [v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    try:
+        paths += site.getsitepackages()
+    except AttributeError:  # some virtualenvs
+        pass
+    import numpy
+    paths.append(os.path.dirname(os.path.dirname(numpy.__file__)))
+    return paths
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _ns(pid: int | str, name: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{name}")
+    except OSError:
+        return None
+
+
+class Confinement:
+    def __init__(self, options: Isolation, tmp: Path, copy: Path, original: Path, hide=(), pids_max: int = 20,
+                 memory_max: int = 0):
+        self.options = options
+        self.protections = _GraderFlags.acquire() if LINUX else {"grader_not_dumpable": False,
+                                                                  "grader_subreaper": False}
+        self._released = False
+        self.user = users.acquire_user() if options.unprivileged_user and LINUX else None
+        if self.user is not None:
+            reaper.end_processes(None, uid=self.user.uid)  # leftovers of a grader that was killed mid-run
+            os.chmod(tmp, 0o711)  # the child may pass through, but not list, the sandbox folder
+            for path in (copy, tmp / "home", tmp / "tmp"):
+                users.hand_over(path, self.user)
+        self.cgroup = None
+        if options.cgroup and LINUX:
+            self.cgroup = SandboxCgroup.create(f"nn-grader-{os.getpid()}-{tmp.name}", pids_max, memory_max)
+        self.view = None
+        if options.hide_files and LINUX:
+            hidden = [*_grader_paths(), str(Path(original).resolve().parent), *map(str, hide)]
+            if os.environ.get("GRADER_SEED_FILE"):
+                hidden.append(os.environ["GRADER_SEED_FILE"])
+            scratch = {d: str(options.scratch_bytes) for d in SCRATCH_DIRS if os.path.isdir(d)}
+            uid = self.user.uid if self.user else None
+            self.view = isolation.plan_view([*_python_paths(), str(tmp)], hidden, uid, uid, scratch)
+
+    def child_config(self) -> dict:
+        return {
+            "cgroups": self.cgroup.procs_files() if self.cgroup else [],
+            "netns": not self.options.network,
+            "view": self.view,
+            "uid": self.user.uid if self.user else None,
+            "gid": self.user.gid if self.user else None,
+            "outer_uid": os.geteuid() if hasattr(os, "geteuid") else None,
+            "outer_gid": os.getegid() if hasattr(os, "getegid") else None,
+        }
+
+    def nproc(self, extra: int) -> int | None:
+        """RLIMIT_NPROC for the child: counts every task of its uid, so only meaningful for a uid of its own
+        (root) or an ordinary user (counted from what it runs already); root itself ignores it."""
+        if self.user is not None:
+            return extra + 4
+        if hasattr(os, "geteuid") and os.geteuid() != 0:
+            from .limits import user_task_count
+            return user_task_count(os.geteuid()) + extra
+        return None
+
+    def spawn(self, *args, **kwargs) -> subprocess.Popen:
+        """Popen, registered as a sandbox main process before any close() could take it for an orphan."""
+        with reaper.spawning():
+            proc = subprocess.Popen(*args, **kwargs)
+            reaper.register(proc.pid)
+        return proc
+
+    def verify(self, pid: int, confined: dict) -> dict[str, bool]:
+        """What the child got, seen from outside where /proc shows it; the rest as the child said before any
+        student code ran (a student cannot have changed those answers)."""
+        confined = confined if isinstance(confined, dict) else {}
+        said = {k: confined.get(k) is True for k in ("child_subreaper", "parent_death_signal", "hidden_paths")}
+        out = dict(self.protections, **said)
+        me = reaper.read_proc(pid, with_uid=True)
+        out["unprivileged_user"] = bool(self.user and me and me.uid == self.user.uid)
+        out["network_namespace"] = _ns(pid, "net") not in (None, _ns("self", "net"))
+        out["mount_namespace"] = _ns(pid, "mnt") not in (None, _ns("self", "mnt"))
+        status, mountinfo, cgroups = (_read(f"/proc/{pid}/{name}") for name in ("status", "mountinfo", "cgroup"))
+        out["no_new_privs"] = "NoNewPrivs:\t1" in status
+        mounts = {line.split(" - ")[0].split()[4]: line for line in mountinfo.splitlines() if " - " in line}
+        covers = [c["path"] for c in (self.view or {}).get("covers", [])]
+        out["hidden_paths"] = out["mount_namespace"] and said["hidden_paths"] and all(
+            " - tmpfs " in mounts.get(c, "") for c in covers)
+        out["proc_hidepid"] = "hidepid=" in mounts.get("/proc", "") and ("hidepid=2" in mounts["/proc"]
+                                                                         or "invisible" in mounts["/proc"])
+        in_group = bool(self.cgroup) and all(f"/{d.name}" in cgroups for d in self.cgroup.dirs)
+        out["cgroup"] = in_group
+        out["pids_cgroup"] = in_group and self.cgroup.limited["pids"]
+        out["memory_cgroup"] = in_group and self.cgroup.limited["memory"]
+        out["process_tree_kill"] = LINUX and os.path.isdir("/proc")
+        return out
+
+    def processes(self, main_pid: int) -> set[int]:
+        """The sandbox's live processes: its cgroup's members (one read), else the main one's descendants."""
+        if self.cgroup is not None:
+            return self.cgroup.pids()
+        return reaper.descendants({main_pid}, reaper.process_table())
+
+    def end(self, proc: subprocess.Popen | None) -> set[int]:
+        """Kill the main process and every process of the sandbox; wait for the main one. Returns the pids
+        that would not die (processes stuck in the kernel)."""
+        left = reaper.end_processes(proc.pid if proc is not None else None,
+                                    uid=self.user.uid if self.user else None, cgroup=self.cgroup)
+        if proc is not None:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # unkillable (D state): leave it, never hang the grader
+                pass
+            reaper.unregister(proc.pid)
+        return left
+
+    def close(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self.end(None)  # anything that started after the main process ended
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.user is not None:
+            self.user.release()
+        if LINUX:
+            _GraderFlags.release()

@@ -1,0 +1,79 @@
+"""The pytest plugin through pytester, in a fresh interpreter as a student runs it. (In-process runs
+only where nothing is graded: pytester drops the modules a run imported, and NumPy's compiled
+submodules cannot be imported a second time.)"""
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from helpers import make_submission
+
+import grader.engine  # noqa: F401  (loaded before the in-process runs below, which then import nothing compiled)
+from grader.assignment import load_assignment
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = "grader.pytest_plugin"
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+# Installed (pip install -e .) the entry point loads the plugin in every pytest run; a checkout that
+# was installed before the entry point existed loads it by name instead, same code.
+INSTALLED = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+LOAD = [] if INSTALLED else ["-p", PLUGIN]
+
+
+def test_plugin_is_declared_as_a_pytest11_entry_point():
+    data = tomllib.loads(PYPROJECT.read_text())
+    assert data["project"]["entry-points"]["pytest11"] == {"nn_autograder": PLUGIN}
+
+
+def test_a_plain_run_loads_the_plugin_but_imports_nothing_heavy(pytester):
+    pytester.makeconftest(f"""
+        import sys
+        HEAVY = ("torch", "numpy", "scipy", "jinja2", "grader.engine", "grader.assignment")
+
+        def pytest_collection_finish(session):
+            assert session.config.pluginmanager.get_plugin("{PLUGIN}") is not None or \\
+                session.config.pluginmanager.has_plugin("nn_autograder"), "the plugin is not loaded"
+            loaded = [m for m in HEAVY if m in sys.modules]
+            assert not loaded, f"imported by a plain pytest run: {{loaded}}"
+    """)
+    pytester.makepyfile(test_plain="def test_plain():\n    assert 1 + 1 == 2\n")
+    run = pytester.runpytest_subprocess(*LOAD)
+    run.assert_outcomes(passed=1)
+
+
+def _layers_checks() -> int:
+    return sum(len(unit.checks) for unit in load_assignment().exercise("layers").units)
+
+
+def test_one_test_per_check_with_the_feedback_as_failure(pytester):
+    good = make_submission(pytester.path / "good")
+    bad = make_submission(pytester.path / "bad", {"layers.py": [("param -= lr * grad", "param += lr * grad")]})
+    n = _layers_checks()
+
+    run = pytester.runpytest_subprocess(*LOAD, "--grade-submission", str(good), "--grade-exercise", "layers", "-v")
+    run.assert_outcomes(passed=n)
+    run.stdout.fnmatch_lines(["grade::layers::relu_forward.forward PASSED*", "*Score: 39.5 / 39.5*"])
+
+    run = pytester.runpytest_subprocess(*LOAD, "--grade-submission", str(bad), "--grade-exercise", "layers")
+    run.assert_outcomes(passed=n - 1, failed=1)
+    run.stdout.fnmatch_lines(["*_ layers: sgd_update.update _*", "Where: layers.py:*",
+                              "Hint: Your step adds the gradient*", "(0.0 of 2.0 points)",
+                              "FAILED grade::layers::sgd_update.update*"])
+
+
+def test_unusable_submission_is_one_failing_test_and_a_missing_path_a_usage_error(pytester):
+    (pytester.path / "empty").mkdir()
+    run = pytester.runpytest_inprocess(*LOAD, "--grade-submission", "empty")
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["FAILED grade::submission*"])
+
+    run = pytester.runpytest_inprocess(*LOAD, "--grade-submission", "nowhere")
+    assert run.ret == 4  # pytest's usage error
+    run.stderr.fnmatch_lines(["*nowhere does not exist*"])
