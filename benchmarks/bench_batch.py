@@ -38,10 +38,10 @@ def make_class(root: Path, n: int) -> Path:
     return root
 
 
-def run(class_dir: Path, out: Path, jobs: int, exercise: str) -> dict:
+def run(class_dir: Path, out: Path, jobs: int, exercise: str, assignment: str | None) -> dict:
     env = {**os.environ, "GRADER_PRIVATE_SEED": "bench-batch", "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, "-m", "grader.cli", "batch", str(class_dir), "--out", str(out), "-e", exercise,
-           "-j", str(jobs), "--force"]
+           "-j", str(jobs), "--force", *(["--assignment", assignment] if assignment else [])]
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
@@ -58,6 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--exercise", default="network")
+    parser.add_argument("--assignment", default=None, help="assignment file (default: the bundled one)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
         results: dict[int, list[dict]] = {j: [] for j in args.jobs}
         for _ in range(args.repeats):
             for j in args.jobs:  # alternate, so a change in machine load hits every count alike
-                results[j].append(run(class_dir, tmp / f"out-{j}", j, args.exercise))
+                results[j].append(run(class_dir, tmp / f"out-{j}", j, args.exercise, args.assignment))
         rates = {}
         for j, runs in results.items():
             wall = statistics.median(r["wall"] for r in runs)

@@ -17,8 +17,7 @@ KERNEL_HWCF = (2, 3, 1, 0)
 CHANNELS_LAST = "\nIn an assignment with layout = \"features_first\", arrays are channels-last instead: {shapes}."
 CONV_NHWC = CHANNELS_LAST.format(shapes="x (N, H, W, C), w (KH, KW, C, F), b (F,), out and dout (N, H_out, W_out, F)")
 POOL_NHWC = CHANNELS_LAST.format(shapes="x (N, H, W, C), out and dout (N, H_out, W_out, C)")
-# No `interface` check: a starter stub has the right signature, and the starter kit must grade to 0.
-CHECKS = {"forward": 2.0, "backward": 2.0, "gradcheck": 1.0, "inputs": 0.5}
+CHECKS = {"interface": 0.5, "forward": 2.0, "backward": 2.0, "gradcheck": 1.0, "inputs": 0.5}
 
 conv2d = Function(
     name="conv2d_forward",

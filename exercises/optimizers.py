@@ -70,7 +70,7 @@ gd = Optimizer(
     args=("params", "grads", "learning_rate", "weight_decay"),
     reference=ref.sgd,
     runs=({"learning_rate": 0.1, "weight_decay": 0.0}, {"learning_rate": 0.05, "weight_decay": 0.02}),
-    checks={"steps": 2.0},
+    checks={"interface": 0.5, "steps": 2.0},
     mistakes=(
         Mistake("gd_weight_decay_ignored", "Your step ignores weight_decay: torch.optim.SGD adds weight_decay * p "
                 "to the gradient, p -= learning_rate * (g + weight_decay * p).",
@@ -93,7 +93,7 @@ momentum = Optimizer(
     state={"v": "momentum_buffer"},
     runs=({"beta": 0.9, "learning_rate": 0.05, "dampening": 0.0, "weight_decay": 0.0},
           {"beta": 0.8, "learning_rate": 0.1, "dampening": 0.3, "weight_decay": 0.01}),
-    checks={"steps": 3.0},
+    checks={"interface": 0.5, "steps": 3.0},
     mistakes=(
         Mistake("momentum_first_step_dampened", "On the first step (t == 1) torch.optim.SGD sets the buffer to the "
                 "gradient itself, v = g, without the (1 - dampening) factor; dampening applies from the second "
@@ -121,7 +121,7 @@ nesterov = Optimizer(
     state={"v": "momentum_buffer"},
     runs=({"beta": 0.9, "learning_rate": 0.05, "weight_decay": 0.0},
           {"beta": 0.7, "learning_rate": 0.1, "weight_decay": 0.01}),
-    checks={"steps": 2.0},
+    checks={"interface": 0.5, "steps": 2.0},
     mistakes=(
         Mistake("nesterov_plain_momentum", "Your update is plain momentum, params -= learning_rate * v; Nesterov "
                 "looks ahead: params -= learning_rate * (g + beta * v) with the new v.",
@@ -151,7 +151,7 @@ rmsprop = Optimizer(
     state={"s": "square_avg", "m": "grad_avg"},
     runs=({"learning_rate": 0.01, "alpha": 0.9, "epsilon": 1e-3, "weight_decay": 0.0, "centered": False},
           {"learning_rate": 0.02, "alpha": 0.8, "epsilon": 1e-4, "weight_decay": 0.01, "centered": True}),
-    checks={"steps": 3.0},
+    checks={"interface": 0.5, "steps": 3.0},
     mistakes=(
         Mistake("rmsprop_eps_inside_sqrt", "Your epsilon is inside the square root; torch.optim.RMSprop adds it "
                 "outside: params -= learning_rate * g / (sqrt(s) + epsilon).",
@@ -186,7 +186,7 @@ adam = Optimizer(
     state={"v": "exp_avg", "s": "exp_avg_sq"},
     runs=({"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-3, "weight_decay": 0.0},
           {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4, "weight_decay": 0.05}),
-    checks={"steps": 3.0},
+    checks={"interface": 0.5, "steps": 3.0},
     mistakes=(
         Mistake("adam_no_bias_correction", "Your update skips the bias correction: divide v by (1 - beta1**t) and "
                 "s by (1 - beta2**t) before the step, or the first steps are far too small.",
@@ -212,7 +212,7 @@ adamw = Optimizer(
     state={"v": "exp_avg", "s": "exp_avg_sq"},
     runs=({"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-3, "weight_decay": 0.1},
           {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4, "weight_decay": 0.5}),
-    checks={"steps": 3.0},
+    checks={"interface": 0.5, "steps": 3.0},
     mistakes=(
         Mistake("adamw_coupled_weight_decay", "Your AdamW adds weight_decay * params to the gradient (L2, as Adam "
                 "does); AdamW decouples it: params *= 1 - learning_rate * weight_decay first, then the Adam step "

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .i18n import _
+from .i18n import _, ngettext
 from .report import fmt_points, sanitize, summary_line
 from .results import ERROR, FAILED, NOT_ATTEMPTED
 
@@ -154,8 +154,10 @@ def annotation_commands(result, workspace, limit: int = MAX_ANNOTATIONS) -> list
     commands = [a.command() for a in found[:limit]]
     if len(found) > limit:
         more = len(found) - limit
-        commands.append(Annotation("notice", _("{n} more definitions lost points; the job summary and "
-                                               "report.md list every check.").format(n=more)).command())
+        commands.append(Annotation("notice", ngettext(
+            "{n} more definition lost points; the job summary and report.md list every check.",
+            "{n} more definitions lost points; the job summary and report.md list every check.",
+            more).format(n=more)).command())
     return commands
 
 

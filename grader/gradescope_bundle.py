@@ -17,7 +17,7 @@ the platform allows, the sandbox runs the child as a user of its own with the gr
 force); where it cannot, student code runs as root like run_autograder and can simply open
 /autograder/source/seed.txt. Making that impossible everywhere is the sandbox's hardening work; until
 it is confirmed on Gradescope, use a fresh seed each term and treat private inputs as hard to see,
-not as secret.
+not as secret. docs/security.md ("Seed files") has the sandbox's side.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from . import __version__
 from .i18n import _
 
 ASSIGNMENT_FILE = "assignment.toml"
@@ -88,8 +89,7 @@ def bundle_files(assignment: Path | None = None, seed_file: Path | None = None,
     values = dict(package=package, seed=seed_file is not None, torch_index=TORCH_CPU_INDEX)
     files["setup.sh"] = (render_template("gradescope/setup.sh.j2", **values).encode(), 0o755)
     files["run_autograder"] = (render_template("gradescope/run_autograder.j2", **values).encode(), 0o755)
-    from . import __version__
-    listing = "\n".join(f"{name:<15} {'the exercise file' if name.endswith('.py') else 'the assignment'}"
+    listing = "\n".join(f"{name:<15} " + ("the assignment" if name == ASSIGNMENT_FILE else "an exercise file")
                         for name in files if name.endswith((".py", ".toml")))
     seed = ("seed.txt        the private seed: the grade uses private inputs" if seed_file is not None else
             "No seed.txt: Gradescope grades with the assignment's public practice seed.")
@@ -110,10 +110,10 @@ def write_bundle(out: Path, assignment: Path | None = None, seed_file: Path | No
             archive.writestr(info, data)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp's file is the owner's only (0600), fitting a zip that holds the private seed.
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(buffer.getvalue())
-    os.chmod(tmp, 0o600)  # it holds the private seed
     os.replace(tmp, out)
     return out
 

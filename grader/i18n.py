@@ -52,12 +52,17 @@ def normalize(language) -> str | None:
     return code if code in LANGUAGES else None
 
 
-def set_language(language: str) -> str:
-    """Make `language` the one every later message is translated into; returns its code."""
+def _known(language) -> str:
     code = normalize(language)
     if code is None:
         raise ValueError(_("unknown language {language!r}; available: {available}.").format(
             language=language, available=", ".join(LANGUAGES)))
+    return code
+
+
+def set_language(language: str) -> str:
+    """Make `language` the one every later message is translated into; returns its code."""
+    code = _known(language)
     _state["catalog"] = catalog(code)
     _state["language"] = code
     return code
@@ -98,11 +103,7 @@ def resolve_language(requested=None, assignment=None, environ=None) -> str:
     error (a typo should not silently give English); an unknown locale is not."""
     for choice in (requested, assignment):
         if choice:
-            code = normalize(choice)
-            if code is None:
-                raise ValueError(_("unknown language {language!r}; available: {available}.").format(
-                    language=choice, available=", ".join(LANGUAGES)))
-            return code
+            return _known(choice)
     return locale_language(environ)
 
 
@@ -122,10 +123,13 @@ def catalog(language: str) -> gettext.NullTranslations:
     if not po.is_file():
         return gettext.NullTranslations()
     data = compile_po(po, language)
-    with contextlib.suppress(OSError):  # a read-only install keeps the compiled catalog in memory
-        tmp = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+    tmp = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+    try:  # written whole, then renamed: a process reading it meanwhile never sees half a catalog
         tmp.write_bytes(data)
         os.replace(tmp, mo)
+    except OSError:  # a read-only install keeps the compiled catalog in memory
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return gettext.GNUTranslations(io.BytesIO(data))
 
 

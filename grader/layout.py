@@ -16,6 +16,7 @@ The assignment picks the layout: `layout = "batch_first" | "features_first"`.
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -113,10 +114,21 @@ class Layout:
     def unit(self, fn):
         """`fn` with its normalization axis as the student sees it (for wrong-axis hints)."""
         axis = getattr(fn, "axis", None)
-        how = self.how(fn, fn.outputs[0]) if self.features_first and axis is not None else None
+        if not self.features_first or axis is None:
+            return fn
+        how = self.how(fn, fn.outputs[0]) or self.how(fn, next(iter(fn.args), ""))  # a loss: its input's axis
         if how is None or how == COLUMN:
             return fn
         return replace(fn, axis=list(how).index(axis))
+
+    def starter_note(self, exercise) -> str:
+        """A paragraph for the starter kit of a features-first assignment, whose docstrings are batch-first."""
+        if not self.features_first or not any(self.aware(unit) for unit in exercise.units):
+            return ""
+        return "\n" + textwrap.fill(_(
+            "This assignment uses the features-first layout: each example is a column, X is (D, N), W is (H, D) "
+            "and b is (H, 1). The docstrings below are written batch-first (X (N, D), W (D, H), b (H,)): transpose "
+            "their shapes and formulas (W @ X + b, sums over axis 1)."), width=100) + "\n"
 
     def describe(self, fn) -> str:
         """`x (D, N), W (H, D), b (H, 1)`: the documented shapes of `fn`'s arrays in this layout."""

@@ -42,6 +42,7 @@ from typing import Any, Iterable
 
 import nbformat
 
+from .i18n import _, ngettext
 from .loader import MAX_BYTES_BY_SUFFIX, READERS, LoadIssue, SourceFile, _FileIssue, _module_name
 from .results import Location
 
@@ -98,8 +99,8 @@ class Cell:
 
 def _invalid(rel: str, what: str) -> _FileIssue:
     return _FileIssue(LoadIssue(
-        "notebook", f"{rel} is not a valid notebook: {what}. Open it in Jupyter and save it again, or export "
-        "it as a .py file.", rel, None, [Location(rel, 1)]))
+        "notebook", _("{file} is not a valid notebook: {why}. Open it in Jupyter and save it again, or export it "
+                      "as a .py file.").format(file=rel, why=what), rel, None, [Location(rel, 1)]))
 
 
 def read_cells(data: bytes, rel: str) -> list[Cell]:
@@ -107,38 +108,41 @@ def read_cells(data: bytes, rel: str) -> list[Cell]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise _invalid(rel, f"it is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+        raise _invalid(rel, _("it is not UTF-8 text (byte 0x{byte} at offset {offset})").format(
+            byte=f"{data[e.start]:02x}", offset=e.start)) from None
     if not text.strip():
-        raise _invalid(rel, "the file is empty")
+        raise _invalid(rel, _("the file is empty"))
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
-        raise _invalid(rel, f"it is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        raise _invalid(rel, _("it is not valid JSON ({error} at line {line}, column {column})").format(
+            error=e.msg, line=e.lineno, column=e.colno)) from None
     except RecursionError:
-        raise _invalid(rel, "its JSON is nested too deeply") from None
+        raise _invalid(rel, _("its JSON is nested too deeply")) from None
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "null"
-        raise _invalid(rel, f"its JSON holds {kind}, not a notebook object")
+        raise _invalid(rel, _("its JSON holds {kind}, not a notebook object").format(kind=kind))
     version = raw.get("nbformat")
     converted = "cells" not in raw and isinstance(version, int) and version < 4
     if converted:
         try:  # nbformat 3 and older keep cells in worksheets; nbformat converts them
             raw = nbformat.convert(nbformat.from_dict(raw), 4)
         except Exception as e:  # noqa: BLE001 - whatever the converter trips on, the file is what's wrong
-            raise _invalid(rel, f"it uses notebook format {version}, which could not be converted ({e})") from None
+            raise _invalid(rel, _("it uses notebook format {version}, which could not be converted ({error})").format(
+                version=version, error=e)) from None
     nb = nbformat.from_dict(raw)
     cells = nb.get("cells")
     if not isinstance(cells, list):
-        raise _invalid(rel, 'it has no "cells" list')
+        raise _invalid(rel, _('it has no "cells" list'))
     out = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise _invalid(rel, f"cell {number} is not a cell object with a cell_type")
+            raise _invalid(rel, _("cell {n} is not a cell object with a cell_type").format(n=number))
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
         elif not isinstance(source, str):
-            raise _invalid(rel, f"the source of cell {number} is not text")
+            raise _invalid(rel, _("the source of cell {n} is not text").format(n=number))
         metadata = cell.get("metadata")
         tags = metadata.get("tags") if isinstance(metadata, dict) else None
         tags = tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
@@ -282,12 +286,14 @@ def _is_plain(value: ast.expr) -> bool:
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return _("{first} and {last}").format(first=", ".join(items[:-1]), last=items[-1])
 
 
 def _cells(numbers: Iterable[int]) -> str:
     numbers = sorted(set(numbers))
-    return ("cell " if len(numbers) == 1 else "cells ") + _and([str(n) for n in numbers])
+    return ngettext("cell {cells}", "cells {cells}", len(numbers)).format(cells=_and([str(n) for n in numbers]))
 
 
 @lru_cache(maxsize=256)
@@ -601,13 +607,14 @@ class Converter:
             line = min(max(e.lineno or 1, 1), max(len(lines), 1))
             loc = Location(self.rel, line, cell.number, cell.id, line)
             self.issues.append(LoadIssue(
-                "syntax", f"{loc.describe()}: syntax error: {e.msg}. This cell is not graded until it is fixed; "
-                "the rest of the notebook is.", self.rel, line, [loc]))
+                "syntax", _("{where}: syntax error: {error}. This cell is not graded until it is fixed; the rest "
+                            "of the notebook is.").format(where=loc.describe(), error=e.msg), self.rel, line, [loc]))
         except (ValueError, RecursionError, MemoryError) as e:
             loc = Location(self.rel, 1, cell.number, cell.id, 1)
             self.issues.append(LoadIssue(
-                "syntax", f"{self.rel}, cell {cell.number}: can't parse this cell ({e}). This cell is not graded; "
-                "the rest of the notebook is.", self.rel, 1, [loc]))
+                "syntax", _("{file}, cell {cell}: can't parse this cell ({error}). This cell is not graded; the rest "
+                            "of the notebook is.").format(file=self.rel, cell=cell.number, error=e),
+                self.rel, 1, [loc]))
         return None
 
     def note_unrun(self, cell: Cell, lines: list[str], why: str) -> None:
@@ -667,28 +674,36 @@ class Converter:
         rel, options = self.rel, self.options
         notes = []
         if not code:
-            self.issues.append(LoadIssue("empty", f"{rel} has no code cells: there is nothing in it to grade.", rel))
+            self.issues.append(LoadIssue(
+                "empty", _("{file} has no code cells: there is nothing in it to grade.").format(file=rel), rel))
         elif options.mode == "tagged" and not any(options.tag in c.tags for c in code):
             self.issues.append(LoadIssue(
-                "empty", f"{rel} has no code cell tagged `{options.tag}`: in this assignment only tagged cells are "
-                f"graded. Add the tag `{options.tag}` to the cells that hold your solution.", rel))
+                "empty", _("{file} has no code cell tagged `{tag}`: in this assignment only tagged cells are "
+                           "graded. Add the tag `{tag}` to the cells that hold your solution.").format(
+                    file=rel, tag=options.tag), rel))
         elif options.mode == "defs":
-            notes.append(f"{rel}: graded the imports, functions, classes and simple assignments of its code cells; "
-                         "the rest (experiments, plots, training runs, magics and shell commands) is not run.")
+            notes.append(_("{file}: graded the imports, functions, classes and simple assignments of its code "
+                           "cells; the rest (experiments, plots, training runs, magics and shell commands) is not "
+                           "run.").format(file=rel))
         elif options.mode == "tagged":
             tagged = [c.number for c in code if options.tag in c.tags]
-            notes.append(f"{rel}: graded the code in {_cells(tagged)} (tagged `{options.tag}`); the other cells "
-                         "are not run.")
+            notes.append(_("{file}: graded the code in {cells} (tagged `{tag}`); the other cells are not run.").format(
+                file=rel, cells=_cells(tagged), tag=options.tag))
         else:
-            notes.append(f"{rel}: every code cell is run in order, as a script (magics and shell commands removed).")
+            notes.append(_("{file}: every code cell is run in order, as a script (magics and shell commands "
+                           "removed).").format(file=rel))
         if self.torch_imports:
             where = set().union(*self.torch_imports.values())
             statements = _and([f"`{s}`" for s in self.torch_imports])
-            notes.append(f"{rel}, {_cells(where)}: {statements} {'is' if len(self.torch_imports) == 1 else 'are'} not "
-                         f"run: {TORCH_POLICY}. Keep your PyTorch comparisons; graded code must use NumPy only.")
+            notes.append(ngettext(
+                "{file}, {cells}: {statements} is not run: torch is not available to graded code in this NumPy "
+                "assignment. Keep your PyTorch comparisons; graded code must use NumPy only.",
+                "{file}, {cells}: {statements} are not run: torch is not available to graded code in this NumPy "
+                "assignment. Keep your PyTorch comparisons; graded code must use NumPy only.",
+                len(self.torch_imports)).format(file=rel, cells=_cells(where), statements=statements))
         for module, where in self.missing_imports.items():
-            notes.append(f"{rel}, {_cells(where)}: `import {module}` is not run: {module} is not installed where "
-                         "your code is graded.")
+            notes.append(_("{file}, {cells}: `import {module}` is not run: {module} is not installed where your code "
+                           "is graded.").format(file=rel, cells=_cells(where), module=module))
         notes += self.reference_notes(source)
         return notes
 

@@ -35,19 +35,22 @@ def _grade(config):
 
     from .assignment import AssignmentError, load_assignment
     from .engine import grade
+    from .i18n import _, resolve_language, set_language
     from .loader import SubmissionError
     from .seeds import SeedError, resolve_seed
 
     path = Path(config.getoption("grade_submission"))
     if not path.exists():
-        raise pytest.UsageError(f"--grade-submission: {path} does not exist.")
+        raise pytest.UsageError("--grade-submission: " + _("{path} does not exist; expected a folder, a .py file or "
+                                                         "a notebook.").format(path=path))
     exercises = config.getoption("grade_exercise") or None
     assignment = config.getoption("grade_assignment")
     try:
         spec = load_assignment(Path(assignment) if assignment else None)
+        set_language(resolve_language(None, spec.options.get("language")))  # as `grade` does
         spec.select(exercises)
         seed = resolve_seed(spec.practice_seed)
-    except (AssignmentError, SeedError) as error:
+    except (AssignmentError, SeedError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     try:
         return grade(path, spec, seed, exercise_ids=exercises), None

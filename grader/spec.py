@@ -153,9 +153,10 @@ class StateInit:
 
     name: str
     returns: tuple[str, ...]
-    checks: dict[str, float] = field(default_factory=lambda: {"state_init": 1.0})
+    checks: dict[str, float] = field(default_factory=lambda: {"interface": 0.5, "state_init": 1.0})
     doc: str = ""
     args: tuple[str, ...] = ("params",)
+    backward = None  # one function: what the shared interface check and the starter kit read
 
     def graded_names(self) -> list[str]:
         return [self.name]
@@ -164,8 +165,8 @@ class StateInit:
 @dataclass(frozen=True)
 class Convention:
     """A legitimate formula an assignment may grade instead of torch.optim's (CS231n's momentum, equal
-    to torch's at a constant learning rate). `step` has the signature of an optimizer mistake's
-    reference (grader/checks/optimizer.py); None is torch.optim itself. `explanation` is what a
+    to torch's at a constant learning rate). `step` is a one-step formula, as an optimizer mistake's
+    reference (reference/optimizers.py); None is torch.optim itself. `explanation` is what a
     submission following this convention reads when the assignment grades another."""
 
     name: str
@@ -182,7 +183,8 @@ class Optimizer:
     values each of `runs` gives. It returns (params, *state dicts), or updates them in place and
     returns None. `reference(parameters, hyper)` builds the torch.optim optimizer; `state` maps each
     state dict to the torch.optim state key it must equal. Mistakes (check="steps") are one-step
-    formulas; `conventions` (the first is the default) are chosen by the option `convention_option`.
+    formulas (reference/optimizers.py); `conventions` (the first is the default) are chosen by the
+    assignment option `convention_option`.
     """
 
     name: str
@@ -190,13 +192,14 @@ class Optimizer:
     reference: Callable[..., Any]
     runs: tuple[dict[str, Any], ...]
     state: dict[str, str] = field(default_factory=dict)
-    checks: dict[str, float] = field(default_factory=lambda: {"steps": 3.0})
+    checks: dict[str, float] = field(default_factory=lambda: {"interface": 0.5, "steps": 3.0})
     steps: int = 12
     lr_change: tuple[int, float] = (7, 0.3)  # from this step on, the learning rate is multiplied by this
     mistakes: tuple[Mistake, ...] = ()
     convention_option: str = ""
     conventions: tuple[Convention, ...] = ()
     doc: str = ""
+    backward = None  # one function: what the shared interface check and the starter kit read
 
     def graded_names(self) -> list[str]:
         return [self.name]

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from .assignment import Assignment
+from .layout import Layout
 from .spec import Exercise, Function, Model, Optimizer, StateInit
 
 HEADER = '"""{title}\n\n{description}\nFill in every function; the grader checks each one against PyTorch.\n"""\nimport numpy as np\n'
@@ -28,9 +29,10 @@ def _unit_source(unit, names: dict[str, str]) -> str:
     return source
 
 
-def starter_source(exercise: Exercise, names: dict[str, str] | None = None) -> str:
+def starter_source(exercise: Exercise, names: dict[str, str] | None = None, layout: Layout = Layout()) -> str:
     description = (exercise.description or "").strip().splitlines()
-    header = HEADER.format(title=exercise.title, description=" ".join(description[:1]) + "\n" if description else "")
+    description = " ".join(description[:1]) + "\n" if description else ""
+    header = HEADER.format(title=exercise.title, description=description + layout.starter_note(exercise))
     return header + "".join(_unit_source(u, names or {}) for u in exercise.units)
 
 
@@ -40,6 +42,6 @@ def write_starter(assignment: Assignment, out_dir: Path) -> list[Path]:
     written = []
     for exercise in assignment.select(None):
         path = out_dir / (exercise.starter or f"{exercise.id}.py")
-        path.write_text(starter_source(exercise, assignment.names), encoding="utf-8")
+        path.write_text(starter_source(exercise, assignment.names, Layout.of(assignment.options)), encoding="utf-8")
         written.append(path)
     return written

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from .i18n import _
+
 NO_CUDA = "skipped: no CUDA device"
 SWEEP_WIDTHS = (64, 256, 1024, 4096)
 SWEEP_BATCHES = (64, 512, 4096)
@@ -399,19 +401,19 @@ def _curves_figure(curves: dict):
     for i, (key, curve) in enumerate(phases):
         ax = fig.add_subplot(1, len(phases), i + 1)
         ref = [math.nan if v is None else v for v in curve["reference"]]
-        ax.plot(range(len(ref)), ref, label="reference (PyTorch)", color="#1f77b4", linewidth=2)
+        ax.plot(range(len(ref)), ref, label=_("reference (PyTorch)"), color="#1f77b4", linewidth=2)
         student = [math.nan if v is None else v for v in curve.get("student") or []]
         at = list(curve.get("student_steps") or range(len(student)))[:len(student)]
         if student:
-            ax.plot(at, student, label="yours", color="#ff7f0e", linestyle="--", marker="." if
+            ax.plot(at, student, label=_("yours"), color="#ff7f0e", linestyle="--", marker="." if
                     len(at) < len(ref) // 2 else None)
             finite = [(t, v) for t, v in zip(at, student) if math.isfinite(v)]
             if at[-1] < len(ref) - 1 and finite:  # the run stopped (diverged or failed) here
                 ax.plot([finite[-1][0]], [finite[-1][1]], marker="x", color="#d62728", markersize=10,
-                        label=f"stopped at step {at[-1]}")
+                        label=_("stopped at step {step}").format(step=at[-1]))
         ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
+        ax.set_xlabel(_("step"))
+        ax.set_ylabel(_("training loss"))
         ax.set_title(key)
         ax.legend(fontsize=8)
     return fig
@@ -478,8 +480,8 @@ def figures(check) -> list[tuple[str, str]]:
     # Loss curves cost matplotlib (~1 s) on every grade: drawn when the check failed, or when asked for
     # (`timing` or `plots` on), otherwise the table of final losses and accuracies says it.
     if extra.get("curves") and (getattr(check, "status", "") != "passed" or extra.get("plot_curves")):
-        builders.append(("Training loss after each step: yours and the PyTorch reference's, from the same "
-                         "weights on the same batches.", lambda: _curves_figure(extra["curves"])))
+        builders.append((_("Training loss after each step: yours and the PyTorch reference's, from the same "
+                           "weights on the same batches."), lambda: _curves_figure(extra["curves"])))
     timing = extra.get("timing") or {}
     if timing.get("backends"):
         builders.append(("Time per train step of the same workload, per backend (median of the runs; bars "
@@ -515,11 +517,12 @@ def tables(check) -> list[tuple[str, list[str], list[list[str]]]]:
             rows.append([key, str(c.get("steps", "")),
                          "—" if not ref or ref[-1] is None else f"{ref[-1]:.4g}",
                          "—" if not stu or stu[-1] is None else f"{stu[-1]:.4g}" + (
-                             "" if last == len(ref) - 1 else f" (stopped at step {last})"),
+                             "" if last == len(ref) - 1 else " " + _("(stopped at step {step})").format(step=last)),
                          "—" if c.get("reference_accuracy") is None else f"{c['reference_accuracy']:.2%}",
                          "—" if acc is None else f"{acc:.2%}"])
-        out.append(("Training runs", ["run", "steps", "final loss (reference)", "final loss (yours)",
-                                      "test accuracy (reference)", "test accuracy (yours)"], rows))
+        header = [_("run"), _("steps"), _("final loss (reference)"), _("final loss (yours)"),
+                  _("test accuracy (reference)"), _("test accuracy (yours)")]
+        out.append((_("Training runs"), header, rows))
     timing = extra.get("timing") or {}
     if timing.get("backends"):
         rows = [[b["backend"], b["device"], b["dtype"], "—" if b.get("threads") is None else str(b["threads"]),

@@ -5,9 +5,9 @@
     python scripts/update_translations.py --check  # change nothing; exit 1 if a message lacks a translation
 
 Messages come from `_()`, `N_()` and `ngettext()` calls in grader/ and exercises/, `{{ _() }}` and
-`ngettext()` in the Jinja2 templates, and the catalogued mistakes (`Mistake(id, explanation, ...)`) and
-titles (`Exercise(title=...)`) of the built-in exercises, which are plain strings so that an exercise
-file stays plain data. Babel does the extraction, the merge and the .po writing; docs/translating.md
+`ngettext()` in the Jinja2 templates, and the explanations of catalogued mistakes and conventions
+(`Mistake(id, explanation, ...)`, `Convention(name, explanation)`) and titles (`Exercise(title=...)`)
+of the built-in exercises, which are plain strings so that an exercise file stays plain data. Babel does the extraction, the merge and the .po writing; docs/translating.md
 says how to translate.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def extract_exercise(fileobj, keywords, comment_tags, options):
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-        field = {"Mistake": ("explanation", 1), "Exercise": ("title", 1)}.get(name)
+        field = {"Mistake": ("explanation", 1), "Convention": ("explanation", 1), "Exercise": ("title", 1)}.get(name)
         if field is None:
             continue
         keyword, position = field
@@ -68,7 +68,8 @@ SOURCES = (
 
 def extract_messages(root: Path = ROOT) -> Catalog:
     """A template catalog of every message in the source tree, with the files it comes from."""
-    template = Catalog(project="nn-autograder", domain=DOMAIN, fuzzy=False)
+    template = Catalog(project="nn-autograder", domain=DOMAIN, fuzzy=False, msgid_bugs_address="",
+                       header_comment="# Messages a student reads, extracted by scripts/update_translations.py.")
     for pattern, method, options in SOURCES:
         for path in sorted(root.glob(pattern)):
             rel = path.relative_to(root).as_posix()
@@ -94,8 +95,10 @@ def untranslated(catalog: Catalog, template: Catalog) -> list:
 
 def read_catalog(language: str) -> Catalog:
     po = po_path(language)
-    if not po.is_file():
-        return Catalog(locale=language, domain=DOMAIN, project="nn-autograder")
+    if not po.is_file():  # a new language: its header, then `update` fills in the messages
+        return Catalog(locale=language, domain=DOMAIN, project="nn-autograder", fuzzy=False, msgid_bugs_address="",
+                       header_comment=f"# {language} translation of the feedback nn-autograder gives students.\n"
+                                      "# Update with `python scripts/update_translations.py`; see docs/translating.md.")
     with po.open("rb") as f:
         return read_po(f, locale=language, domain=DOMAIN)
 

@@ -66,11 +66,17 @@ class Chromium:
             os.dup2(high[1], 4)
 
         self.log = open(profile / "chromium.log", "wb")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, preexec_fn=pipes_on_3_and_4,
-            close_fds=False,  # 3 and 4 must survive exec; Python's own descriptors are close-on-exec anyway
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, preexec_fn=pipes_on_3_and_4,
+                close_fds=False,  # 3 and 4 must survive exec; Python's own descriptors are close-on-exec anyway
+            )
+        except OSError:
+            for fd in (*high, to_browser_w, from_browser_r):
+                os.close(fd)
+            self.log.close()
+            raise
         for fd in high:
             os.close(fd)
         self._write, self._read = to_browser_w, from_browser_r
@@ -194,12 +200,14 @@ class Page:
 @pytest.fixture(scope="module")
 def browser():
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:  # a new, empty profile
-        chromium = Chromium(Path(profile))
+        chromium = None
         try:
+            chromium = Chromium(Path(profile))
             chromium.call("Browser.getVersion")
         except Exception as error:  # noqa: BLE001 - a broken install is a skip, with the reason
-            chromium.close()
-            pytest.skip(f"Chromium did not start: {error}")
+            if chromium is not None:
+                chromium.close()
+            pytest.skip(f"Chromium ({CHROMIUM}) did not start: {error}")
         yield chromium
         chromium.close()
 

@@ -262,8 +262,9 @@ def test_the_assignment_chooses_the_momentum_convention(grade_it, tmp_path):
     assert momentum.status == ERROR and "momentum_convention = 'sutskever'" in momentum.message
 
 
-def test_modified_gradients_rebound_params_and_hard_coded_layers_fail(grade_it, tmp_path):
+def test_modified_gradients_rebound_params_hard_coded_layers_and_signatures_fail(grade_it, tmp_path):
     edits = {"optimizers.py": [
+        ("def initialize_rmsprop(params):", "def initialize_rmsprop(params, centered):"),
         ("        params[k] -= learning_rate * (g + beta * v[k])\n",
          "        params = {**params, k: params[k] - learning_rate * (g + beta * v[k])}\n"),
         ("params[k] -= learning_rate * (grads[k] + weight_decay * params[k])",
@@ -271,8 +272,11 @@ def test_modified_gradients_rebound_params_and_hard_coded_layers_fail(grade_it, 
         ("return {k: np.zeros_like(p) for k, p in params.items()}",
          "return {k: np.zeros_like(params[k]) for k in ('W1', 'b1', 'W2', 'b2')}")]}
     result = grade_it(make_submission(tmp_path, edits), exercises=["optimizers"])
-    assert failed(result) == ["initialize_velocity.state_init", "update_parameters_with_gd.steps",
+    assert failed(result) == ["initialize_rmsprop.interface", "initialize_rmsprop.state_init",
+                              "initialize_velocity.state_init", "update_parameters_with_gd.steps",
                               "update_parameters_with_nesterov.steps"]
+    assert "does not accept the documented 1 arguments" in check(result, "optimizers",
+                                                                 "initialize_rmsprop.interface").message
     nesterov = check(result, "optimizers", "update_parameters_with_nesterov.steps")
     assert "returned None and left params as they were" in nesterov.message and nesterov.score == 0
     gd = check(result, "optimizers", "update_parameters_with_gd.steps")

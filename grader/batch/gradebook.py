@@ -65,6 +65,11 @@ def read_overrides(path: Path) -> dict[str, Override]:
     return out
 
 
+def columns(exercise_ids: list[str], late: bool) -> list[str]:
+    return ["submission", "score", "max_score", *exercise_ids, "status",
+            *(["submitted_at", "late_days", "penalty"] if late else []), "adjustment", "comment", "message"]
+
+
 def rows(records: list[dict], exercise_ids: list[str], overrides: dict[str, Override], late: bool) -> list[dict]:
     """The gradebook rows, in the order of `records`. Score = points earned - late penalty + override,
     never below 0."""
@@ -88,10 +93,9 @@ def rows(records: list[dict], exercise_ids: list[str], overrides: dict[str, Over
     return out
 
 
-def to_csv(table: list[dict], columns: list[str] | None = None) -> str:
+def to_csv(table: list[dict], fieldnames: list[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns or (list(table[0]) if table else ["submission"]),
-                            lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
     return buffer.getvalue()

@@ -138,6 +138,8 @@ def load_record(folder: Path) -> dict | None:
 def save(folder: Path, outcome: dict, key: str, late: dict | None) -> dict:
     """Write a finished submission: reports, then the full result, then the record (the commit marker).
     Each file is replaced atomically, so a kill at any point leaves either the old or the new file."""
+    for stale in folder.glob(".*.tmp"):  # temporary files of a run killed while writing here
+        stale.unlink(missing_ok=True)
     for name, text in outcome["reports"].items():
         atomic_write_text(folder / name, text)
     atomic_write_text(folder / RESULT, json.dumps(outcome["result"], default=_jsonable))
@@ -247,7 +249,8 @@ def run_batch(config: BatchConfig, stream=None) -> BatchRun:
             run.warnings.append(_("no submission time for {n} submission(s), so no late penalty: {names}").format(
                 n=len(untimed), names=", ".join(untimed[:10]) + (" ..." if len(untimed) > 10 else "")))
     table = gradebook.rows(ordered, ids, overrides, late=policy is not None)
-    run.outputs["gradebook"] = str(atomic_write_text(out / GRADEBOOK, gradebook.to_csv(table)))
+    run.outputs["gradebook"] = str(atomic_write_text(
+        out / GRADEBOOK, gradebook.to_csv(table, gradebook.columns(ids, late=policy is not None))))
     if config.canvas:
         students = {name: s.students for name, s in times.items()}
         max_score = max((r["max_score"] for r in ordered), default=0.0)

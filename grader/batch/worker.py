@@ -29,7 +29,7 @@ from ..assignment import load_assignment
 from ..engine import grade
 from ..i18n import _
 from ..loader import SubmissionError
-from ..report import write_reports
+from ..report import gradescope, html, markdown, write_reports  # noqa: F401 - preloaded with the rest
 from ..results import ExerciseResult, GradeResult
 from ..seeds import Seed
 from ..timing import torch_threads
@@ -37,6 +37,12 @@ from . import similarity
 from .discover import PayloadError, materialize
 from .late import penalty_points
 from .pool import BLAS_VARIABLES
+
+try:  # the HTML report's heat maps of wrong outputs
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+except ImportError:  # pragma: no cover - the report is written without pictures
+    pass
 
 GRADED, ERROR, TIMED_OUT = "graded", "error", "timed out"
 

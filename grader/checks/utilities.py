@@ -12,7 +12,7 @@ these checks establish *facts* about what came back and fail on the first one th
 A catalogued mistake of these checks has a predicate over the facts as its `reference`; the first one
 that holds is named in the hint. `params_forward` is the forward check for functions of the network's
 parameter dict (predict, compute_cost): an argument whose Arg is fixed to a dict of Param is drawn
-as the network's parameters.
+as the network's parameters (model.make_params), multiplied by the Arg's `scale`.
 """
 from __future__ import annotations
 
@@ -57,9 +57,14 @@ def _is_params(arg) -> bool:
     return arg.kind == "fixed" and isinstance(arg.value, dict) and all(isinstance(p, Param) for p in arg.value.values())
 
 
+def _network_params(arg, case: Case, rng) -> dict[str, np.ndarray]:
+    params = make_params(SimpleNamespace(params=arg.value), case.dims, rng)
+    return {k: v * arg.scale for k, v in params.items()}
+
+
 def _draw_inputs(fn: Function, case: Case, rng) -> dict:
-    return {name: make_params(SimpleNamespace(params=arg.value), case.dims, rng) if _is_params(arg)
-            else case.values.get(name, draw(arg, case, rng)) for name, arg in fn.args.items()}
+    return {name: _network_params(arg, case, rng) if _is_params(arg) else case.values.get(name, draw(arg, case, rng))
+            for name, arg in fn.args.items()}
 
 
 def _describe_call(name: str, inputs: dict) -> str:

@@ -9,6 +9,7 @@ the sandbox (`end`). docs/security.md lists each promise with the test that show
 from __future__ import annotations
 
 import os
+import signal
 import site
 import subprocess
 import sys
@@ -181,15 +182,23 @@ class Confinement:
         out["process_tree_kill"] = LINUX and os.path.isdir("/proc")
         return out
 
-    def processes(self, main_pid: int) -> set[int]:
-        """The sandbox's live processes: its cgroup's members (one read), else the main one's descendants."""
+    def processes(self, main_pid: int, walk: bool = True) -> set[int]:
+        """The sandbox's live processes: its cgroup's members (one read), else the main process and, with
+        `walk`, its descendants (a walk over /proc: a few milliseconds)."""
         if self.cgroup is not None:
-            return self.cgroup.pids()
-        return reaper.descendants({main_pid}, reaper.process_table())
+            return self.cgroup.pids() | {main_pid}
+        if walk:
+            return reaper.descendants({main_pid}, reaper.process_table()) | {main_pid}
+        return {main_pid}
 
     def end(self, proc: subprocess.Popen | None) -> set[int]:
         """Kill the main process and every process of the sandbox; wait for the main one. Returns the pids
         that would not die (processes stuck in the kernel)."""
+        if proc is not None and proc.returncode is None:
+            try:  # the child leads its own session: its group first (the only step without /proc)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (OSError, AttributeError):
+                pass
         left = reaper.end_processes(proc.pid if proc is not None else None,
                                     uid=self.user.uid if self.user else None, cgroup=self.cgroup)
         if proc is not None:

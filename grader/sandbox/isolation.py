@@ -268,6 +268,7 @@ def confine(cfg: dict) -> dict[str, bool]:
             os.setresgid(gid, gid, gid)
             os.setresuid(target, target, target)
             done["unprivileged_user"] = os.getuid() == target and os.geteuid() == target
+            prctl(PR_SET_DUMPABLE, 1)  # the uid change cleared it; the student's own processes may see each other
         except OSError as e:
             print(f"grader sandbox: could not switch to uid {target}: {e}", file=sys.stderr)
     if in_userns:

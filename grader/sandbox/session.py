@@ -42,6 +42,8 @@ from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for 
 CHILD = Path(__file__).with_name("child.py")
 TICK = 0.02  # seconds between CPU/liveness checks while waiting; bounds the CPU overshoot of a limit
 WATCH_EVERY = 0.1  # seconds between framework-library scans during a long call
+SCAN_EVERY = 0.2  # seconds between framework-library scans after quick exchanges
+WALK_EVERY = 1.0  # ... and between walks over /proc for the child's descendants, when it has no cgroup
 PIPE_SIZE = 1 << 20  # larger pipes move big arrays in fewer wake-ups (Linux; ignored elsewhere)
 SIGNAL_MEANINGS = {  # translated where used
     "SIGSEGV": N_("a segmentation fault"),
@@ -346,7 +348,8 @@ class Sandbox:
         self.wire_limits = wire.WireLimits(max_elements=self.limits.max_elements)
         self.protections = _limits.platform_protections()
         self.policy = policy
-        self.violations: list = []  # grader.policy.Violation, in the order they were found
+        self._violations: list[Violation] = []
+        self._flagged: set[int] = set()  # pids already found with a framework loaded
         self._confinement = Confinement(isolation or Isolation(), self.tmp, self.root, Path(root), hide,
                                         pids_max=self.limits.extra_processes + 4,
                                         memory_max=self.limits.memory_bytes)
@@ -356,7 +359,7 @@ class Sandbox:
                                 framework_maps_check=policy is not None and os.path.exists("/proc/self/maps"))
         self._importing: str | None = None  # the module being imported by the current exchange
         self._exchange: tuple[str, str | None] = ("", None)  # (label, module) of the current exchange
-        self._last_watch = 0.0
+        self._last_watch = self._last_walk = self._last_scan = 0.0
         self.import_errors: dict[str, ErrorInfo | None] = {}
         self.import_output: dict[str, str] = {}
         self.start_times: list[float] = []  # seconds from spawn to the child's hello, per child started
@@ -370,6 +373,7 @@ class Sandbox:
         self._handles: dict[int, str] = {}  # live handle -> type name of the object
         self._stale: dict[int, str] = {}  # handles of children that have ended -> type name
         self._timed_out: dict[str, str] = {}
+        self._refused: dict[str, ErrorInfo] = {}  # qual -> its framework-policy error: not run again
         self._seq = 0  # request number, echoed in the reply; the greeting is 0
 
     # ------------------------------------------------------------------ public API
@@ -527,6 +531,8 @@ class Sandbox:
             return self._broken
         if self.budget_used >= self.limits.total_cpu_s:
             return self._budget_error(_("{label} was not run").format(label=label))
+        if qual is not None and qual in self._refused:
+            return self._refused[qual]
         if qual is not None and qual in self._timed_out:
             return ErrorInfo("skipped", _("{label} was not run again: {reason} earlier").format(
                 label=label, reason=self._timed_out[qual]))
@@ -639,6 +645,11 @@ class Sandbox:
         return outcome.error
 
     def _end_child(self) -> None:
+        if self.policy is not None and self._child.proc.poll() is None:
+            try:  # the last look before the evidence goes
+                self._police({}, force=True)
+            except _Stop:
+                pass
         child, self._child = self._child, None
         self._res.pop("child", None)
         if child.proc.returncode is None:
@@ -683,7 +694,7 @@ class Sandbox:
             if reply.get("seq") != (self._seq if buffers is not None else None):
                 raise ProtocolError("reply out of sequence")
             if self.policy is not None:
-                self._police(reply, everything=True)
+                self._police(reply, force=self._importing is not None)  # an import: know which module did it
         except (_Stop, ProtocolError) as e:
             c.drain_rest()
             kind = e.kind if isinstance(e, _Stop) else "protocol"
@@ -706,6 +717,8 @@ class Sandbox:
                                          str(e) if kind == "protocol" else e.detail if kind == "policy" else "")
             if error.kind == "timeout" and qual:
                 self._timed_out[qual] = error.message.replace(f"{label} ", "", 1)
+            if error.kind == "policy" and qual:
+                self._refused[qual] = error
             return Outcome(ok=False, error=error, output=c.capture.text(), cpu_s=round(cpu, 3), wall_s=wall), {}, {}
         outcome = Outcome(ok=reply["ok"], output=c.capture.text(), cpu_s=round(c.cpu() - cpu0, 3),
                           wall_s=time.monotonic() - t0)
@@ -718,29 +731,47 @@ class Sandbox:
         one and exits before the reply would otherwise go unseen)."""
         now = time.monotonic()
         if now - self._last_watch >= WATCH_EVERY:
-            self._last_watch = now
-            self._police({}, everything=False)
+            walk = now - self._last_walk >= WALK_EVERY
+            self._last_watch, self._last_walk = now, now if walk else self._last_walk
+            self._police({}, walk=walk, force=True)
 
-    def _police(self, reply: dict, everything: bool) -> None:
+    def _police(self, reply: dict, walk: bool = False, force: bool = False) -> None:
         """Record a framework-policy violation; raise _Stop when a framework is loaded (the process must go).
 
         What the child says can only add a violation (an import its own code tried); whether a framework is
-        loaded is read from /proc/<pid>/maps of the child and, with `everything`, of all its processes."""
+        loaded is read from /proc/<pid>/maps (about a millisecond) of the sandbox's processes: those of its
+        cgroup, else the main one and, with `walk`, its descendants. Unless forced, at most every SCAN_EVERY:
+        a library once loaded stays, and `violations` looks again before anyone reads them."""
         label, module = self._exchange
         attempts = reply.get("policy")
         if isinstance(attempts, list):
             names = tuple(sorted({str(a)[:60] for a in attempts if self.policy.family(str(a))}))
             if names:
-                self.violations.append(Violation(label, names, module, "import"))
-        child = self._child
-        pids = {child.proc.pid}
-        if everything or self._confinement.cgroup is not None:
-            pids |= self._confinement.processes(child.proc.pid)
-        found, unreadable = self.policy.scan(pids)
+                self._violations.append(Violation(label, names, module, "import"))
+        now = time.monotonic()
+        if not force and now - self._last_scan < SCAN_EVERY:
+            return
+        self._last_scan = now
+        pid = self._child.proc.pid
+        found, unreadable = self.policy.scan(self._confinement.processes(pid, walk=walk))
         if found or unreadable:
             violation = Violation(label, tuple(sorted(found)), module, "native" if found else "unverifiable")
-            self.violations.append(violation)
+            if pid not in self._flagged:
+                self._flagged.add(pid)
+                self._violations.append(violation)
             raise _Stop("policy", violation.message())
+
+    @property
+    def violations(self) -> list:
+        """Framework-policy violations (grader.policy.Violation), in the order they were found. Reading them
+        looks at the student's processes first, so everything up to now is counted (the engine reads them
+        before and after each exercise); a child found with a framework loaded is replaced."""
+        if self.policy is not None and self._child is not None and self._child.proc.poll() is None:
+            try:
+                self._police({}, force=True)
+            except _Stop:
+                self._end_child()
+        return self._violations
 
     def _protocol_failure(self, outcome: Outcome, label: str, detail: str) -> Outcome:
         if self._child is not None:
@@ -784,7 +815,7 @@ class Sandbox:
         typ = _text(err.get("type"), 100) or "Exception"
         msg = _text(err.get("message"), 2000) or ""
         line = err.get("line") if type(err.get("line")) is int else None
-        category = err.get("category")
+        category = err.get("category") if isinstance(err.get("category"), str) else None  # a list is unhashable
         if category == "stale":
             return ErrorInfo("skipped", _("{label} was not run: an object it needs was lost when the student's "
                                           "process restarted after an earlier error").format(label=label))

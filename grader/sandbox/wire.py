@@ -166,7 +166,8 @@ class _Encoder:
             return self.opaque(v, f"{type(v).__name__} of {n} items is too long to transfer")
         if isinstance(v, dict):
             items = list(dict.items(v))  # the base-class view: a student subclass cannot intercept it
-            if not all(isinstance(k, (str, int)) for k, _ in items):
+            if not all(isinstance(k, str) or (isinstance(k, int) and -INT_BOUND < int(k) < INT_BOUND)
+                       for k, _ in items):  # a key that would travel as an opaque value would be no key
                 return self.opaque(v, "dict with keys other than str or int")
             return {
                 "__t": "dict",
