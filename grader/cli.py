@@ -45,6 +45,8 @@ def main():
     grade init-ci                write a CI workflow into a student repository
     grade gradescope-bundle      write a Gradescope autograder.zip
     grade batch DIR --out OUT    grade a class in parallel: reports, gradebook, summary
+    grade new-exercise NAME      write an exercise file of your own to start from
+    grade validate               check an assignment before release (references, mistakes, solution)
     """
 
 
@@ -255,6 +257,48 @@ def batch_command(submissions, out_dir, jobs, exercises, assignment, seed_file, 
     for warning in run.warnings:
         click.echo(_("warning: {warning}").format(warning=warning), err=True)
     click.echo(run.closing_line())
+
+
+@main.command("new-exercise")
+@click.argument("name")
+@click.option("--dir", "folder", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              show_default=True, help="Folder to write NAME.py into (beside the assignment file).")
+@click.option("--force", is_flag=True, help="Replace an existing NAME.py.")
+def new_exercise_command(name, folder, force):
+    """Write NAME.py: a working exercise (a layer normalization) whose comments teach the format."""
+    from .scaffold import ScaffoldError, toml_snippet, write_exercise
+    try:
+        path = write_exercise(name, folder, force=force)
+    except ScaffoldError as error:
+        usage_error(str(error))
+    click.echo(f"wrote {path}\n\nReference it from the assignment file in the same folder:\n\n"
+               f"{toml_snippet(name, path)}\nthen check it with: grade validate --assignment ASSIGNMENT "
+               f"--solution SOLUTION_DIR")
+
+
+@main.command("validate")
+@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML). Default: the bundled one.")
+@click.option("--solution", type=click.Path(path_type=Path, exists=True),
+              help="The model solution. Default: solution/ beside the assignment file.")
+@click.option("-e", "--exercise", "exercises", multiple=True, help="Validate only this exercise id (repeatable).")
+def validate_command(assignment, solution, exercises):
+    """Check an assignment before release; exit 1 when it has defects.
+
+    References are deterministic, finite, and their autograd gradients match finite differences; a zero
+    or constant output fails every case; every catalogued mistake is caught and named; the model
+    solution gets full marks; the starter kit gets 0.
+    """
+    from .assignment import AssignmentError
+    from .validate import validate
+    spec = _assignment(assignment)
+    try:
+        spec.select(list(exercises))
+        report = validate(spec, solution=solution, exercise_ids=list(exercises) or None,
+                          progress=lambda line: click.echo(f"grade validate: {line}", err=True))
+    except AssignmentError as error:
+        usage_error(str(error))
+    click.echo(report.render())
+    sys.exit(1 if report.defects else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import FAST_LIMITS, SOLUTION, check, failed, make_submission
+from helpers import SOLUTION, check, failed, make_submission
 
 from grader.assignment import AssignmentError, load_assignment
 from grader.checks.base import TOLERANCE_SCALE, compare_output, tolerance_scale

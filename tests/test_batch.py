@@ -14,6 +14,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from click.testing import CliRunner
 from helpers import SOLUTION, make_submission
@@ -104,6 +105,9 @@ def klass(tmp_path_factory):
     make_submission(root / "dave", CRASHING)
     (root / "erin.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
     zip_of(root / "frank.zip", {**solution_files(), "../escaped.py": b"print('outside')\n"})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# My network"),
+                                               nbformat.v4.new_code_cell((SOLUTION / "network.py").read_text())])
+    nbformat.write(notebook, root / "heidi.ipynb")
     (root / "notes.txt").write_text("not a submission")
     (root / "submission_metadata.yml").write_text(METADATA)
     return root
@@ -142,13 +146,14 @@ def result_of(out: Path, name: str) -> GradeResult:
 def test_one_gradebook_row_per_submission_with_its_status(batch):
     run, out, log = batch
     rows = table(out)
-    assert list(rows) == ["alice", "bob", "carol", "dave", "erin", "frank"]
+    assert list(rows) == ["alice", "bob", "carol", "dave", "erin", "frank", "heidi"]
     assert run.skipped_entries == ["notes.txt"]
-    assert (run.graded, run.reused) == (6, 0)
+    assert (run.graded, run.reused) == (7, 0)
     status = {name: row["status"] for name, row in rows.items()}
     assert status == {"alice": "graded", "bob": "graded", "carol": "timed out", "dave": "graded",
-                      "erin": "error", "frank": "error"}
+                      "erin": "error", "frank": "error", "heidi": "graded"}
     assert rows["alice"]["score"] == rows["alice"]["max_score"] == rows["alice"]["network"] == "13"
+    assert rows["heidi"]["score"] == "13"  # a notebook
     assert float(rows["bob"]["network"]) < 13 and float(rows["dave"]["network"]) < 13
     assert "predict" in rows["carol"]["message"]
     assert "not a valid zip" in rows["erin"]["message"]
@@ -157,7 +162,7 @@ def test_one_gradebook_row_per_submission_with_its_status(batch):
     for name in rows:  # every submission has its reports, its full result and its record
         assert {"report.html", "results.json", RESULT, RECORD} <= {p.name for p in (out / name).iterdir()}
     assert not list(out.parent.glob("escaped.py")) and not (out / "escaped.py").exists()
-    assert log.count("\n") == 6 and "6/6" in log and "/min" in log and "ETA" in log  # plain progress lines
+    assert log.count("\n") == 7 and "7/7" in log and "/min" in log and "ETA" in log  # plain progress lines
 
 
 def test_verdicts_equal_grading_each_submission_alone(batch, klass, spec):
@@ -198,7 +203,7 @@ def test_canvas_csv_names_the_students_from_the_metadata(batch):
 def test_class_summary_shows_where_the_class_struggled(batch):
     _run, out, _log = batch
     page = (out / "summary.html").read_text()
-    records = [json.loads((out / n / RECORD).read_text()) for n in ("alice", "bob", "carol", "dave", "erin", "frank")]
+    records = [json.loads((out / n / RECORD).read_text()) for n in table(out)]
     from grader.batch import summary
     data = summary.build(records, list(table(out).values()), "Batch test")
     hardest = data["checks"][0]
@@ -223,7 +228,7 @@ def test_rerun_skips_unchanged_and_keeps_overrides(batch, spec, klass, tmp_path)
     started = time.monotonic()
     run = run_batch(config(spec, klass, copy), stream=io.StringIO())
     assert time.monotonic() - started < 20
-    assert (run.graded, run.reused) == (0, 6)
+    assert (run.graded, run.reused) == (0, 7)
     rows, before = table(copy), table(out)
     assert (copy / "overrides.csv").read_text() == overrides  # the instructor's file is never rewritten
     assert rows["bob"]["adjustment"] == "2" and rows["bob"]["comment"] == "regrade request"
@@ -232,18 +237,22 @@ def test_rerun_skips_unchanged_and_keeps_overrides(batch, spec, klass, tmp_path)
     assert {k: v for k, v in rows.items() if k != "bob"} == {k: v for k, v in before.items() if k != "bob"}
 
 
-def test_resume_regrades_only_what_is_missing_or_changed(batch, spec, klass, tmp_path):
+def test_rerun_regrades_only_new_changed_or_failed_submissions(batch, spec, klass, tmp_path):
     _run, out, _log = batch
     submissions, copy = tmp_path / "class", tmp_path / "out"
     shutil.copytree(klass, submissions)
     shutil.copytree(out, copy)
-    (copy / "erin" / RECORD).unlink()  # as if killed after erin's reports were written, before her record
+    record = json.loads((copy / "erin" / RECORD).read_text())
+    (copy / "erin" / RECORD).write_text(json.dumps({**record, "retry": True}))  # the grader failed there
     zip_of(submissions / "frank.zip", {"../../other.py": b"x = 1\n"})  # changed content
+    (submissions / "gina.zip").write_bytes(b"")  # a late arrival
     run = run_batch(config(spec, submissions, copy), stream=io.StringIO())
-    assert (run.graded, run.reused) == (2, 4)
+    assert (run.graded, run.reused) == (3, 5)
     rows = table(copy)
-    assert {k: v for k, v in rows.items() if k != "frank"} == {k: v for k, v in table(out).items() if k != "frank"}
-    assert "../../other.py" in rows["frank"]["message"]
+    assert {k: v for k, v in rows.items() if k not in ("frank", "gina")} == \
+        {k: v for k, v in table(out).items() if k != "frank"}
+    assert "../../other.py" in rows["frank"]["message"] and rows["gina"]["status"] == "error"
+    assert "retry" not in json.loads((copy / "erin" / RECORD).read_text())
 
 
 def test_kill_9_loses_nothing_already_graded(spec, tmp_path):
@@ -398,7 +407,8 @@ def test_overrides_file_is_created_once_and_validated(tmp_path):
 
 
 def test_similarity_groups_copies_even_when_renamed_but_not_different_code():
-    original = "def f(values):\n    total = 0\n    for v in values:\n        total += v * v\n    return total / len(values)\n" * 3
+    original = ("def f(values):\n    total = 0\n    for v in values:\n        total += v * v\n"
+                "    return total / len(values)\n") * 3
     renamed = original.replace("total", "acc").replace("values", "xs") + "# my own work\n"
     different = "def f(xs):\n    import numpy as np\n    return float(np.mean(np.square(np.asarray(xs))))\n" * 3
     sets = {name: similarity.shingles([src]) for name, src in

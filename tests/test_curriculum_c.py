@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SOLUTION, check, failed, make_submission
+from helpers import FAST_LIMITS, SOLUTION, check, failed, make_submission
 
 from grader.assignment import load_assignment
 from grader.checks.utilities import _sorted_labels
+from grader.engine import grade
 from grader.results import PASSED
+from grader.sandbox.session import Limits
+from grader.seeds import Seed
 
 EXERCISES = ["utils", "scipy_network"]
 
@@ -114,11 +117,6 @@ UTILS_MISTAKES = {  # mistake id -> (group, check)
 @pytest.fixture(scope="module")
 def utils_groups(assignment, tmp_path_factory):
     """Each group of utils mistakes graded once."""
-    from grader.engine import grade
-    from grader.sandbox.session import Limits
-    from grader.seeds import Seed
-    from helpers import FAST_LIMITS
-
     results = {}
     for group, edits in UTILS_GROUPS.items():
         root = make_submission(tmp_path_factory.mktemp(f"utils_{group}"), {"utils.py": edits})

@@ -49,14 +49,17 @@ def _one_blas_thread():
 class LocalPool:
     def __init__(self, workers: int):
         self.workers = workers
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(PRELOAD)
+        self.forkserver = "forkserver" in multiprocessing.get_all_start_methods()  # not on Windows
+        self.context = multiprocessing.get_context("forkserver" if self.forkserver else "spawn")
+        if self.forkserver:
+            self.context.set_forkserver_preload(PRELOAD)
         self.executor: ProcessPoolExecutor | None = None
 
     def _start(self) -> ProcessPoolExecutor:
-        with _one_blas_thread():
-            from multiprocessing import forkserver
-            forkserver.ensure_running()  # started now, inside this environment
+        if self.forkserver:
+            with _one_blas_thread():
+                from multiprocessing import forkserver
+                forkserver.ensure_running()  # started now, inside this environment
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=_init_worker)
 
     def run(self, jobs: Iterable[dict]) -> Iterator[tuple[dict, dict | BaseException]]:

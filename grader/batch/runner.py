@@ -60,6 +60,7 @@ class BatchRun:
     statuses: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     grading_seconds: float = 0.0
+    first_result_seconds: float = 0.0  # from the executor's start to the first result: start-up, one grade
     workers: int = 0
     executor: str = "local"
     skipped_entries: list[str] = field(default_factory=list)
@@ -69,6 +70,12 @@ class BatchRun:
     @property
     def per_minute(self) -> float:
         return 60.0 * self.graded / self.grading_seconds if self.grading_seconds > 0 else 0.0
+
+    @property
+    def steady_per_minute(self) -> float:
+        """The rate after the first result, i.e. without the workers' one-time start-up."""
+        span = self.grading_seconds - self.first_result_seconds
+        return 60.0 * (self.graded - 1) / span if self.graded > 1 and span > 0 else 0.0
 
     def closing_line(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
@@ -150,7 +157,7 @@ def save(folder: Path, outcome: dict, key: str, late: dict | None) -> dict:
 
 def _reusable(record: dict | None, folder: Path, key: str, late: dict | None) -> bool:
     return bool(record) and record.get("key") == key and record.get("late") == late \
-        and all((folder / name).is_file() for name in REPORTS)
+        and not record.get("retry") and all((folder / name).is_file() for name in REPORTS)
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -171,15 +178,17 @@ def _executor(config: BatchConfig):
 
 
 def _failed(job: dict, error: BaseException) -> dict:
-    """The outcome of a job whose worker failed (not the submission's fault, but it is reported there)."""
+    """The outcome of a job whose worker failed: reported as this submission's error, and graded again
+    on the next run (the failure was the grader's, not the submission's)."""
     from .worker import unusable_outcome
-    return unusable_outcome(job, _("the grader failed on this submission: {error}").format(
+    outcome = unusable_outcome(job, _("the grader failed on this submission: {error}").format(
         error=f"{type(error).__name__}: {error}"))
+    outcome["record"]["retry"] = True
+    return outcome
 
 
 def run_batch(config: BatchConfig, stream=None) -> BatchRun:
     """Grade every submission in config.submissions that is not graded yet; write all outputs."""
-    stream = stream if stream is not None else sys.stderr
     started = time.monotonic()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,8 +197,24 @@ def run_batch(config: BatchConfig, stream=None) -> BatchRun:
     run.total, run.skipped_entries = len(entries), [p.name for p in skipped]
     policy = late_policy(config.assignment.options)
     times = submission_times(config.submissions, config.times) if (policy or config.canvas or config.times) else {}
-    bundle = assignment_bundle(config.assignment)
+    records, jobs = _plan(config, out, entries, policy, times, run)
+    if jobs:
+        _grade(config, out, jobs, records, run, stream if stream is not None else sys.stderr)
+    ordered = [records[e.name] for e in entries]
+    _class_outputs(config, out, ordered, policy, times, run)
+    run.seconds = time.monotonic() - started
+    atomic_write_text(out / RUN, json.dumps({
+        "total": run.total, "graded": run.graded, "reused": run.reused, "statuses": run.statuses,
+        "seconds": round(run.seconds, 3), "grading_seconds": round(run.grading_seconds, 3),
+        "first_result_seconds": round(run.first_result_seconds, 3), "per_minute": round(run.per_minute, 2),
+        "steady_per_minute": round(run.steady_per_minute, 2), "workers": run.workers, "executor": run.executor,
+        "seed_kind": config.seed.kind, "grader_version": __version__}, indent=2) + "\n")
+    return run
 
+
+def _plan(config: BatchConfig, out: Path, entries: list[Entry], policy, times, run: BatchRun):
+    """Records to reuse (unchanged since an earlier run) and jobs for everything else."""
+    bundle = assignment_bundle(config.assignment)
     records: dict[str, dict] = {}
     jobs = []
     for entry in entries:
@@ -208,43 +233,51 @@ def run_batch(config: BatchConfig, stream=None) -> BatchRun:
             run.reused += 1
         else:
             jobs.append(_job(entry, payload, key, late, bundle, config))
+    return records, jobs
 
-    if jobs:
-        executor = _executor(config)
-        run.executor = "dask" if config.scheduler else "local"
-        run.workers = executor.workers
-        progress = Progress(len(jobs), stream)
-        grading_started = time.monotonic()
-        try:
-            for job, outcome in executor.run(jobs):
-                if isinstance(outcome, BaseException):
-                    outcome = _failed(job, outcome)
-                elif outcome["record"].get("grader_version") != __version__:
-                    outcome = _failed(job, RuntimeError(_("the worker runs grader {theirs}, this machine {ours}").format(
-                        theirs=outcome["record"].get("grader_version"), ours=__version__)))
-                records[job["name"]] = save(out / job["name"], outcome, job["key"], job["late"])
-                run.graded += 1
-                progress.step(job["name"], records[job["name"]]["status"])
-        except BaseException:
-            executor.close(cancel=True)
-            progress.finish()
-            raise
-        executor.close()
+
+def _grade(config: BatchConfig, out: Path, jobs: list[dict], records: dict, run: BatchRun, stream) -> None:
+    """Run the jobs; save each submission as soon as it is done (an interrupt keeps what is saved)."""
+    executor = _executor(config)
+    run.executor = "dask" if config.scheduler else "local"
+    run.workers = executor.workers
+    progress = Progress(len(jobs), stream)
+    started = time.monotonic()
+    try:
+        for job, outcome in executor.run(jobs):
+            if isinstance(outcome, BaseException):
+                outcome = _failed(job, outcome)
+            elif outcome["record"].get("grader_version") != __version__:
+                mismatch = _("the worker runs grader {theirs}, this machine {ours}").format(
+                    theirs=outcome["record"].get("grader_version"), ours=__version__)
+                outcome = _failed(job, RuntimeError(mismatch))
+            records[job["name"]] = save(out / job["name"], outcome, job["key"], job["late"])
+            run.graded += 1
+            if run.graded == 1:
+                run.first_result_seconds = time.monotonic() - started
+            progress.step(job["name"], records[job["name"]]["status"])
+    except BaseException:
+        executor.close(cancel=True)
         progress.finish()
-        run.grading_seconds = time.monotonic() - grading_started
+        raise
+    executor.close()
+    progress.finish()
+    run.grading_seconds = time.monotonic() - started
 
-    ordered = [records[e.name] for e in entries]
+
+def _class_outputs(config: BatchConfig, out: Path, ordered: list[dict], policy, times, run: BatchRun) -> None:
+    """gradebook.csv (with the overrides), canvas.csv on request, summary.html."""
     ids = config.exercise_ids or config.assignment.exercise_ids
     overrides_path = config.overrides or out / OVERRIDES
     if config.overrides is None:
         gradebook.ensure_overrides_file(overrides_path)
     overrides = gradebook.read_overrides(overrides_path)
-    unknown = sorted(set(overrides) - set(records))
+    unknown = sorted(set(overrides) - {r["submission"] for r in ordered})
     if unknown:
         run.warnings.append(_("{path} names submissions that are not in this batch: {names}").format(
             path=overrides_path, names=", ".join(unknown)))
     if policy is not None:
-        untimed = [e.name for e in entries if times.get(e.name) is None or times[e.name].at is None]
+        untimed = [r["submission"] for r in ordered if not r.get("late")]
         if untimed:
             run.warnings.append(_("no submission time for {n} submission(s), so no late penalty: {names}").format(
                 n=len(untimed), names=", ".join(untimed[:10]) + (" ..." if len(untimed) > 10 else "")))
@@ -260,10 +293,3 @@ def run_batch(config: BatchConfig, stream=None) -> BatchRun:
     run.outputs["reports"] = str(out / "<submission>")
     for record in ordered:
         run.statuses[record["status"]] = run.statuses.get(record["status"], 0) + 1
-    run.seconds = time.monotonic() - started
-    atomic_write_text(out / RUN, json.dumps({
-        "total": run.total, "graded": run.graded, "reused": run.reused, "statuses": run.statuses,
-        "seconds": round(run.seconds, 3), "grading_seconds": round(run.grading_seconds, 3),
-        "per_minute": round(run.per_minute, 2), "workers": run.workers, "executor": run.executor,
-        "seed_kind": config.seed.kind, "grader_version": __version__}, indent=2) + "\n")
-    return run

@@ -32,8 +32,10 @@ def python_sources(root: Path) -> list[str]:
                 sources.append(path.read_text(encoding="utf-8", errors="replace"))
             elif path.suffix == ".ipynb":
                 cells = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("cells", [])
-                sources += ["".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(c.get("source", ""))
-                            for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+                for cell in cells:
+                    if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                        source = cell.get("source", "")
+                        sources.append("".join(source) if isinstance(source, list) else str(source))
         except (OSError, ValueError, AttributeError):
             continue
     return sources

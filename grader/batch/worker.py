@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -49,7 +50,7 @@ GRADED, ERROR, TIMED_OUT = "graded", "error", "timed out"
 _lock = threading.Lock()  # Dask may run several jobs as threads of one process
 _assignments: dict[str, object] = {}  # bundle digest -> Assignment (its exercises load once per worker)
 _bundle_root: list[Path] = []
-_starters: dict[str, set[int]] = {}  # bundle digest -> shingles of the starter kit (code every student gets)
+_starters: dict[tuple, set[int]] = {}  # (bundle digest, exercises) -> shingles of their starter kit
 _warm = False
 
 
@@ -102,17 +103,18 @@ def _assignment(bundle: dict):
         return _assignments[bundle["digest"]]
 
 
-def _starter_shingles(bundle: dict, assignment) -> set[int]:
-    from ..starter import write_starter
+def _starter_shingles(bundle: dict, assignment, exercise_ids) -> set[int]:
+    """Shingles of the starter kit of the graded exercises: code every student starts from."""
+    from ..starter import starter_source
+    key = (bundle["digest"], tuple(exercise_ids or ()))
     with _lock:
-        if bundle["digest"] not in _starters:
-            with tempfile.TemporaryDirectory(prefix="grader-starter-") as tmp:
-                try:
-                    write_starter(assignment, Path(tmp))
-                    _starters[bundle["digest"]] = similarity.shingles(similarity.python_sources(Path(tmp)))
-                except Exception:  # noqa: BLE001 - the similarity hint is a nicety; grading goes on without it
-                    _starters[bundle["digest"]] = set()
-        return _starters[bundle["digest"]]
+        if key not in _starters:
+            try:
+                _starters[key] = similarity.shingles([starter_source(e, assignment.names)
+                                                      for e in assignment.select(exercise_ids)])
+            except Exception:  # noqa: BLE001 - the similarity hint is a nicety; grading goes on without it
+                _starters[key] = set()
+        return _starters[key]
 
 
 def _max_points(assignment, exercise_ids) -> dict[str, float]:
@@ -134,7 +136,7 @@ def grade_job(job: dict) -> dict:
     """Grade one submission. Never raises for anything the submission does: every problem becomes a
     record with status error. Returns {"record", "result" (GradeResult.to_dict()), "reports" (file name
     -> text)}."""
-    started = time.perf_counter()
+    started = time.perf_counter(), _cpu_seconds()
     with ExitStack() as stack:
         stack.enter_context(torch_threads(1))
         try:
@@ -150,10 +152,12 @@ def grade_job(job: dict) -> dict:
         status, message, shingles = GRADED, "", []
         try:
             path = materialize(job["payload"], tmp / "submission", job["max_bytes"], job["max_files"])
-            shingles = similarity.code_shingles(path, _starter_shingles(job["assignment"], assignment))
+            starter = _starter_shingles(job["assignment"], assignment, job["exercise_ids"])
+            shingles = similarity.code_shingles(path, starter)
             result = grade(path, assignment, Seed(job["seed"], job["seed_kind"]), exercise_ids=job["exercise_ids"])
             if job["payload"].get("links"):
-                result.notes.append(_("links are not followed: {links}").format(links=", ".join(job["payload"]["links"])))
+                links = ", ".join(job["payload"]["links"])
+                result.notes.append(_("links are not followed: {links}").format(links=links))
             if result.extra.get("timed_out"):
                 status = TIMED_OUT
                 message = _("stopped by a time limit: {calls}").format(calls=", ".join(result.extra["timed_out"]))
@@ -162,7 +166,8 @@ def grade_job(job: dict) -> dict:
             result = _unusable(job, assignment, message)
         except Exception as error:  # noqa: BLE001 - a grader failure on one submission must not stop the batch
             status = ERROR
-            message = _("the grader failed on this submission: {error}").format(error=f"{type(error).__name__}: {error}")
+            message = _("the grader failed on this submission: {error}").format(
+                error=f"{type(error).__name__}: {error}")
             result = _unusable(job, assignment, message)
             result.extra["traceback"] = traceback.format_exc()[-4000:]
         return _outcome(job, assignment, result, status, message, shingles, started, tmp)
@@ -170,7 +175,7 @@ def grade_job(job: dict) -> dict:
 
 def unusable_outcome(job: dict, message: str) -> dict:
     """The outcome of a job that failed outside grade_job (its worker died): the same shape, status error."""
-    started = time.perf_counter()
+    started = time.perf_counter(), _cpu_seconds()
     assignment = _assignment(job["assignment"])
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as tmp:
         return _outcome(job, assignment, _unusable(job, assignment, message), ERROR, message, [], started, Path(tmp))
@@ -193,10 +198,17 @@ def _outcome(job, assignment, result, status, message, shingles, started, tmp: P
                     "hint": c.hint.code if c.hint else None, "hint_text": c.hint.text if c.hint else None}
                    for c in result.checks()],
         "errors": list(result.errors), "grader_version": __version__,
-        "duration_s": round(time.perf_counter() - started, 3),
+        "duration_s": round(time.perf_counter() - started[0], 3),
+        "cpu_s": round(_cpu_seconds() - started[1], 3),
         "wrong_outputs": similarity.wrong_output_key(result), "shingles": shingles,
     }
     return {"record": record, "result": result.to_dict(), "reports": reports}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this worker and of the sandbox children it has reaped (the student's code)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _unusable(job: dict, assignment, message: str) -> GradeResult:

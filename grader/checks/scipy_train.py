@@ -49,6 +49,10 @@ def settings(ctx) -> dict:
         raise Unavailable(_("the assignment's [scipy_network] packing is invalid: blocks must order {blocks} and "
                             "order must be one of {orders}.").format(blocks=", ".join(ref.BLOCKS),
                                                                      orders=", ".join(ref.ORDERS)))
+    numbers = ("hidden", "lambda_", "max_iterations", "min_accuracy")
+    if any(isinstance(cfg[k], bool) or not isinstance(cfg[k], (int, float)) or cfg[k] < 0 for k in numbers):
+        raise Unavailable(_("the assignment's [scipy_network] {names} must be numbers that are not negative.").format(
+            names=", ".join(numbers)))
     return cfg
 
 
@@ -93,7 +97,8 @@ def _cases(ctx, fn: Function, kind: str):
 
 
 def _evaluate(ctx, fn: Function, problem: Problem, flat: np.ndarray):
-    """(J, grad as a float64 vector, None) from the student's function, or (None, None, message)."""
+    """(J as a float, grad as returned (its dtype sets the finite-difference step), None) from the student's
+    function, or (None, None, message)."""
     name = ctx.student_name(fn.name)
     outcome = ctx.call(fn.name, *problem.args(flat), return_args=False)
     failure = outcome_failure(outcome, f"{name}()")

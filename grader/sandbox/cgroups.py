@@ -12,6 +12,7 @@ import signal
 import time
 from pathlib import Path
 
+PREFIX = "nn-grader-"  # groups are named nn-grader-<grader pid>-<sandbox folder>
 # v1 limit file names -> v2 names
 _V1 = {"pids": "pids.max", "memory": "memory.limit_in_bytes"}
 _V2 = {"pids": "pids.max", "memory": "memory.max"}
@@ -68,6 +69,21 @@ def _write(path: Path, text: str) -> bool:
         return False
 
 
+def _remove_stale(parent: Path) -> None:
+    """Empty groups left by a grader that was killed (named nn-grader-<its pid>-...)."""
+    try:
+        entries = [e for e in parent.iterdir() if e.name.startswith(PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(PREFIX):].partition("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                entry.rmdir()  # refused while it still holds processes
+            except OSError:
+                pass
+
+
 class SandboxCgroup:
     """The groups made for one sandbox. `limited` says which limits hold: {"pids": bool, "memory": bool}."""
 
@@ -84,6 +100,7 @@ class SandboxCgroup:
         dirs, limited = [], {"pids": False, "memory": False}
         for controller, (point, root) in v1.items():
             folder = _join(point, root, own.get(controller, "/")) / name
+            _remove_stale(folder.parent)
             try:
                 folder.mkdir()
             except OSError:
@@ -93,6 +110,7 @@ class SandboxCgroup:
         if v2 is not None:
             base = _join(v2[0], v2[1], own.get("", "/"))
             folder = base / name
+            _remove_stale(base)
             try:
                 folder.mkdir()
             except OSError:

@@ -56,8 +56,8 @@ class _FrameworkBlocker:
     hook does not help a student: the grader also looks for the frameworks' libraries from outside.
     """
 
-    def __init__(self, names, root):
-        self.names, self.root, self.attempts = frozenset(names), root, []
+    def __init__(self, names):
+        self.names, self.attempts = frozenset(names), []
         import sysconfig
         paths = sysconfig.get_paths()
         self.library_dirs = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib",
@@ -390,7 +390,7 @@ def main():
     applied = limits.apply_rlimits(cfg.get("rlimits", {}))  # after the uid change: RLIMIT_NPROC binds then
     blocker = None
     if cfg.get("block"):
-        blocker = _FrameworkBlocker(cfg["block"], os.path.realpath(cfg["root"]))
+        blocker = _FrameworkBlocker(cfg["block"])
         sys.meta_path.insert(0, blocker)
     import faulthandler
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import isolation, reaper, users
-from .cgroups import SandboxCgroup
+from .cgroups import PREFIX, SandboxCgroup
 
 LINUX = sys.platform.startswith("linux")
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable: private and bounded in the child
@@ -108,26 +108,37 @@ class Confinement:
     def __init__(self, options: Isolation, tmp: Path, copy: Path, original: Path, hide=(), pids_max: int = 20,
                  memory_max: int = 0):
         self.options = options
+        self.user = self.cgroup = self.view = None
+        self.runs_as_user = False  # the child was seen running as self.user (not only asked to)
         self.protections = _GraderFlags.acquire() if LINUX else {"grader_not_dumpable": False,
                                                                   "grader_subreaper": False}
         self._released = False
+        try:
+            self._set_up(tmp, copy, original, hide, pids_max, memory_max)
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_up(self, tmp, copy, original, hide, pids_max, memory_max) -> None:
+        options = self.options
         self.user = users.acquire_user() if options.unprivileged_user and LINUX else None
         if self.user is not None:
             reaper.end_processes(None, uid=self.user.uid)  # leftovers of a grader that was killed mid-run
             os.chmod(tmp, 0o711)  # the child may pass through, but not list, the sandbox folder
             for path in (copy, tmp / "home", tmp / "tmp"):
                 users.hand_over(path, self.user)
-        self.cgroup = None
         if options.cgroup and LINUX:
-            self.cgroup = SandboxCgroup.create(f"nn-grader-{os.getpid()}-{tmp.name}", pids_max, memory_max)
-        self.view = None
-        if options.hide_files and LINUX:
-            hidden = [*_grader_paths(), str(Path(original).resolve().parent), *map(str, hide)]
-            if os.environ.get("GRADER_SEED_FILE"):
-                hidden.append(os.environ["GRADER_SEED_FILE"])
-            scratch = {d: str(options.scratch_bytes) for d in SCRATCH_DIRS if os.path.isdir(d)}
+            self.cgroup = SandboxCgroup.create(f"{PREFIX}{os.getpid()}-{tmp.name}", pids_max, memory_max)
+        if (options.hide_files or self.user is not None) and LINUX:  # the uid may need Python's folders shown
+            hidden, scratch = [], {}
+            if options.hide_files:
+                hidden = [*_grader_paths(), str(Path(original).resolve().parent), *map(str, hide)]
+                if os.environ.get("GRADER_SEED_FILE"):
+                    hidden.append(os.environ["GRADER_SEED_FILE"])
+                scratch = {d: str(options.scratch_bytes) for d in SCRATCH_DIRS if os.path.isdir(d)}
             uid = self.user.uid if self.user else None
-            self.view = isolation.plan_view([*_python_paths(), str(tmp)], hidden, uid, uid, scratch)
+            view = isolation.plan_view([*_python_paths(), str(tmp)], hidden, uid, uid, scratch)
+            self.view = view if view["covers"] or view["files"] else None
 
     def child_config(self) -> dict:
         return {
@@ -164,14 +175,14 @@ class Confinement:
         said = {k: confined.get(k) is True for k in ("child_subreaper", "parent_death_signal", "hidden_paths")}
         out = dict(self.protections, **said)
         me = reaper.read_proc(pid, with_uid=True)
-        out["unprivileged_user"] = bool(self.user and me and me.uid == self.user.uid)
+        out["unprivileged_user"] = self.runs_as_user = bool(self.user and me and me.uid == self.user.uid)
         out["network_namespace"] = _ns(pid, "net") not in (None, _ns("self", "net"))
         out["mount_namespace"] = _ns(pid, "mnt") not in (None, _ns("self", "mnt"))
         status, mountinfo, cgroups = (_read(f"/proc/{pid}/{name}") for name in ("status", "mountinfo", "cgroup"))
         out["no_new_privs"] = "NoNewPrivs:\t1" in status
         mounts = {line.split(" - ")[0].split()[4]: line for line in mountinfo.splitlines() if " - " in line}
         covers = [c["path"] for c in (self.view or {}).get("covers", [])]
-        out["hidden_paths"] = out["mount_namespace"] and said["hidden_paths"] and all(
+        out["hidden_paths"] = self.options.hide_files and out["mount_namespace"] and said["hidden_paths"] and all(
             " - tmpfs " in mounts.get(c, "") for c in covers)
         out["proc_hidepid"] = "hidepid=" in mounts.get("/proc", "") and ("hidepid=2" in mounts["/proc"]
                                                                          or "invisible" in mounts["/proc"])
@@ -200,7 +211,7 @@ class Confinement:
             except (OSError, AttributeError):
                 pass
         left = reaper.end_processes(proc.pid if proc is not None else None,
-                                    uid=self.user.uid if self.user else None, cgroup=self.cgroup)
+                                    uid=self.user.uid if self.runs_as_user else None, cgroup=self.cgroup)
         if proc is not None:
             try:
                 proc.wait(timeout=5)

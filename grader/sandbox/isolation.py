@@ -27,8 +27,9 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MNT_DETACH = 2
 
 LINUX = sys.platform.startswith("linux")
 _LIBC: list = []
@@ -114,11 +115,11 @@ def plan_view(needed: list[str], hidden: list[str], uid: int | None, gid: int | 
     """The mount plan that shows the child what it needs and nothing of what is hidden.
 
     A cover is a tmpfs laid over a directory; `expose` names the entries of the original that are bound
-    back on top of it. Hidden directories get an empty read-only cover; scratch directories (/tmp, /dev/shm)
-    a private writable one of bounded size, so nothing written there outlives the child or reaches another
-    student. So is every directory on the way to a needed path that `uid` could not search (Python
-    installed under /root, mode 0700): an unprivileged child still imports NumPy while the rest of that
-    directory stays out of sight. A hidden path that is a needed one is not hidden; hidden files are
+    back on top of it. Hidden directories get an empty cover; scratch directories (/tmp, /dev/shm) a
+    private writable one of bounded size, so nothing written there outlives the child or reaches another
+    student. So does every directory on the way to a needed path that `uid` could not search (Python
+    installed under /root, mode 0700), with that path exposed: an unprivileged child still imports NumPy
+    while the rest of that directory stays out of sight. A hidden path that is a needed one is not hidden; hidden files are
     replaced by an empty one. `needs_view` says whether the child could not start as `uid` without it.
     """
     needed = sorted({os.path.realpath(p) for p in needed if p and os.path.exists(p)})
@@ -170,8 +171,20 @@ def _write(path: str, text: str) -> None:
 
 
 def _apply_view(view: dict, proc: bool) -> bool:
-    """Lay the covers of plan_view() (private mounts: nothing propagates back to the grader's namespace)."""
+    """Lay the covers of plan_view() (private mounts: nothing propagates back to the grader's namespace).
+    All or nothing: if one step fails, the covers laid so far are lifted again and OSError is raised."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    laid: list[str] = []
+    try:
+        _lay_covers(view, proc, laid)
+    except OSError:
+        for target in reversed(laid):
+            _libc().umount2(os.fsencode(target), ctypes.c_int(MNT_DETACH))
+        raise
+    return True
+
+
+def _lay_covers(view: dict, proc: bool, laid: list[str]) -> None:
     for cover in view.get("covers", []):
         path = cover["path"]
         if not os.path.isdir(path):  # under a cover laid before it, outside what that one exposes
@@ -180,6 +193,7 @@ def _apply_view(view: dict, proc: bool) -> bool:
         for name in cover.get("expose", []):  # opened before the cover hides them
             keep[name] = os.open(os.path.join(path, name), getattr(os, "O_PATH", 0o10000000) | os.O_CLOEXEC)
         _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, cover.get("options", "size=64k,mode=0755"))
+        laid.append(path)
         for name, fd in keep.items():
             target = os.path.join(path, name)
             if stat.S_ISDIR(os.fstat(fd).st_mode):
@@ -187,13 +201,14 @@ def _apply_view(view: dict, proc: bool) -> bool:
             else:
                 os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
             _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+            laid.append(target)
             os.close(fd)
     for path in view.get("files", []):
         if os.path.isfile(path):
             _mount("/dev/null", path, None, MS_BIND)
+            laid.append(path)
     if proc:  # other users' processes (the grader among them) vanish from /proc
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
-    return True
 
 
 class _CapHeader(ctypes.Structure):
@@ -212,7 +227,7 @@ def _drop_capabilities() -> None:
 
 
 def confine(cfg: dict) -> dict[str, bool]:
-    """Apply the confinement described by cfg (see Sandbox._isolation_config); returns what held."""
+    """Apply the confinement described by cfg (Confinement.child_config); returns which steps held."""
     done = {k: False for k in ("cgroup", "network_namespace", "mount_namespace", "hidden_paths", "proc_hidepid",
                                "unprivileged_user", "no_new_privs", "parent_death_signal", "child_subreaper")}
     if not LINUX or _libc() is None:

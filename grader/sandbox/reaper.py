@@ -3,11 +3,12 @@
 The grader is a child subreaper (isolation.become_subreaper), and so is the student's main process: a
 process whose parent dies is re-parented to the nearest of those instead of to init, so a double fork
 with setsid stays in our tree. A sandbox's processes are then
-  - the members of its cgroup and every process of its dedicated uid (root, where available),
-  - the descendants of its main process,
-  - the grader's children that live in another session than the grader and are not a sandbox's main
-    process: orphans re-parented to us (the main process leads its own session, so whatever it forked is
-    in that session or in a newer one), and their descendants.
+  - the members of its cgroup and the descendants of its main process,
+  - with a uid of its own (root): every process of that uid,
+  - without one: the grader's children that live in another session than the grader and are not a
+    sandbox's main process (orphans re-parented to us: the main process leads its own session, so whatever
+    it forked is in that session or a newer one), and their descendants. A process the grader itself
+    started in a new session would be taken for one: the grader starts none but the sandboxes' own.
 `end_processes` SIGKILLs that set until nothing of it is alive, then reaps what became our zombies.
 """
 from __future__ import annotations
@@ -109,11 +110,13 @@ def adopted_orphans(table: dict[int, Proc]) -> set[int]:
 
 def sandbox_processes(main_pid: int | None, table: dict[int, Proc], uid: int | None = None,
                       members: set[int] = frozenset()) -> set[int]:
-    roots = set(members) | adopted_orphans(table)
-    if main_pid is not None:
-        roots.add(main_pid)
+    """With a uid of its own (which no student process can shed), the sandbox is exactly that uid's
+    processes; without one, orphans re-parented to the grader count as the sandbox's too."""
+    roots = set(members) | ({main_pid} if main_pid is not None else set())
     if uid is not None:
         roots |= {p.pid for p in table.values() if p.uid == uid}
+    else:
+        roots |= adopted_orphans(table)
     return descendants(roots, table) - {os.getpid()}
 
 

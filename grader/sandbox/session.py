@@ -66,7 +66,7 @@ class Limits:
     max_elements: int = 50_000_000
     file_size_bytes: int = 64 * 2**20
     open_files: int = 256
-    extra_processes: int = 16  # RLIMIT_NPROC headroom over the user's current task count (non-root only)
+    extra_processes: int = 16  # processes (tasks) the submission may add: RLIMIT_NPROC and the cgroup's pids.max
 
     def wall(self, cpu_s: float) -> float:
         return self.wall_s_per_call if self.wall_s_per_call is not None else 3 * cpu_s + 5

@@ -9,7 +9,6 @@ pool uid can be used (not root, ids not mapped in a user namespace) the caller r
 from __future__ import annotations
 
 import os
-import pwd
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -17,8 +16,9 @@ from pathlib import Path
 
 try:
     import fcntl
+    import pwd
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = pwd = None
 
 POOL_BASE = 1_769_000_000  # far above any account's id, below 2**31 (some tools treat ids as signed)
 POOL_SIZE = 4096  # sandboxes that may run at once on one machine
