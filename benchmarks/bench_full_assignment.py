@@ -15,25 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 
+from _common import timed_run
+
 GOAL_S = 15.0
-
-
-def run(cmd: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the process and its children)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    elapsed = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv=None) -> int:
@@ -48,12 +37,12 @@ def main(argv=None) -> int:
         cmd += ["--assignment", args.assignment]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    run(cmd, env)  # warm the file cache; not counted
+    timed_run(cmd, env)  # warm the file cache; not counted
     walls, cpus = [], []
     per_exercise: dict[str, list[float]] = defaultdict(list)
     per_check: dict[str, list[float]] = defaultdict(list)
     for _ in range(args.repeats):
-        w, c = run(cmd, env)
+        w, c = timed_run(cmd, env)
         walls.append(w)
         cpus.append(c)
         with open(os.path.join(out, "results.json"), encoding="utf-8") as f:

@@ -15,22 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-
-def wall(cmd: list[str], env=None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the process and its children: less sensitive to other load)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    elapsed = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+from _common import timed_run
 
 
 def main(argv=None) -> int:
@@ -44,13 +33,13 @@ def main(argv=None) -> int:
     grade = [sys.executable, "-m", "grader.cli", *target, "-e", "network", "--out", out, "--no-color", *args.extra]
     bare = [sys.executable, "-c", "import torch"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    wall(bare), wall(grade, env)  # warm the file cache; not counted
+    timed_run(bare), timed_run(grade, env)  # warm the file cache; not counted
     times = {"import torch": [], "grade -e network": []}
     cpu = {"import torch": [], "grade -e network": []}
     checks: dict[str, list[float]] = {}
     for _ in range(args.repeats):
         for name, cmd in (("import torch", bare), ("grade -e network", grade)):
-            w, c = wall(cmd, env)
+            w, c = timed_run(cmd, env)
             times[name].append(w)
             cpu[name].append(c)
         with open(os.path.join(out, "results.json"), encoding="utf-8") as f:

@@ -38,6 +38,7 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
                          language=current_language(), assignment=assignment.title, notes=list(plan.notes),
                          errors=[str(issue) for issue in plan.errors])
     with Sandbox(plan.root, plan.modules, limits or limits_from(assignment), files=plan.generated,
+                 search_path=plan.search_path,
                  policy=FrameworkPolicy.from_options(assignment.options), hide=[assignment.path.parent]) as sandbox:
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
         shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name

@@ -77,6 +77,8 @@ def describe(name: str, value: Any) -> str:
     """`x: (4, 3) float64` — what the feedback says about an input, never its values."""
     if isinstance(value, np.ndarray):
         return f"{name}: {tuple(value.shape)} {value.dtype}"
+    if isinstance(value, dict):  # parameter dicts: keys and shapes
+        return f"{name}: {{{', '.join(f'{k} {tuple(np.shape(v))}' for k, v in value.items())}}}"
     return f"{name}={value!r}"
 
 

@@ -466,10 +466,10 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
                 chosen.file, chosen.line, [d.location for d in usable]))
     notes += found_notes
     for rel, names in superseded.items():
-        notebook = next(f.rel for f in files if f.supersedes(rel))
+        exported_from = next(f.rel for f in files if f.supersedes(rel))
         notes.append(_("{file} looks like the .py export of {notebook}: both define {names}. The notebook is "
                        "graded; an export also runs every cell (training, plots) when imported.").format(
-            file=rel, notebook=notebook, names=_and(names)))
+            file=rel, notebook=exported_from, names=_and(names)))
 
     modules = sorted({d.module for d in definitions.values()})
     by_module = {f.module: f for f in files if f.module and f.rel not in excluded}

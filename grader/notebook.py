@@ -627,7 +627,7 @@ class Converter:
             self.drop(bound_names(stmt), cell, why)
 
     def cell(self, cell: Cell) -> None:
-        lines, magic, _ = strip_magics(cell.source)
+        lines, magic, _cell_kind = strip_magics(cell.source)
         mode = self.options.mode
         if magic is not None and (mode != "all" or magic not in PYTHON_CELL_MAGICS):
             self.note_unrun(cell, lines, f"its cell is a %%{magic} cell")
@@ -810,7 +810,7 @@ def read_notebook(path: Path, rel: str, data: bytes, options: dict[str, Any] | N
     cells = read_cells(data, rel)
     conversion = Converter(rel, path.parent, opts, required).run(cells)
     generated = _generated_module(path, rel)
-    folder, _, _ = rel.rpartition("/")
+    folder, _sep, _name = rel.rpartition("/")
     return NotebookFile(
         path, rel, _module_name(generated), conversion.source, generated=generated, issues=conversion.issues,
         notes=conversion.notes, mode=opts.mode, line_map=conversion.line_map, dropped=conversion.dropped,

@@ -69,7 +69,7 @@ class Workload:
     dtype: str = "float64"
     steps: int = 20  # train steps per timed run
     runs: int = 5  # timed runs; the median is reported
-    warmup: int = 1  # untimed runs first (allocator, caches, CUDA kernels and context)
+    warmup: int = 2  # untimed runs first (allocator, caches, CUDA kernels and context)
 
 
 @dataclass
@@ -137,14 +137,14 @@ def time_torch(workload: Workload, device: str = "cpu", X: np.ndarray | None = N
             optimizer = sgd(net, workload.learning_rate)
             Xt = torch.as_tensor(np.asarray(X), dtype=dtype).to(dev)
             yt = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(dev)
-            for _ in range(workload.warmup):
-                for _ in range(workload.steps):
+            for _warm in range(workload.warmup):
+                for _step in range(workload.steps):
                     train_step(net, optimizer, Xt, yt)
             sync()
-            for _ in range(workload.runs):
+            for _run in range(workload.runs):
                 sync()
                 t0 = time.perf_counter()
-                for _ in range(workload.steps):
+                for _step in range(workload.steps):
                     train_step(net, optimizer, Xt, yt)
                 sync()
                 timing.run_s.append((time.perf_counter() - t0) / workload.steps)
@@ -329,7 +329,7 @@ def timing_check(ctx, model, points: float):
         params = make_params(model, dims, ctx.rng(model.class_name, "timing"))
         workload = Workload(data.features, int(cfg["hidden"]), data.classes, len(X), float(cfg["learning_rate"]),
                             steps=int(settings.get("steps", 20)), runs=int(settings.get("runs", 5)),
-                            warmup=int(settings.get("warmup", 1)))
+                            warmup=int(settings.get("warmup", 2)))
         student = Timing(backend="NumPy (yours)", device="cpu (sandbox)", dtype="float64", threads=threads)
         try:
             instance = Instance(ctx, model, Case(dims=dims), params)

@@ -29,6 +29,14 @@ STYLE_VARIANTS = {
         ("self.b2 = np.zeros((1, output_size))", "self.b2 = np.zeros((1, output_size), dtype=np.float32)"),
         ("self.X = X", "X = X.astype(np.float32)\n        self.X = X"),
         ("y_true.shape[0]\n", "y_true.shape[0]\n        y_true = y_true.astype(np.float32)\n")]},
+    # float32 weights, float64 data: outputs come back float64 but are computed from float32 weights.
+    "float32 weights only": {"network.py": [
+        ("rng.normal(0, np.sqrt(2 / input_size), (input_size, hidden_size))",
+         "rng.normal(0, np.sqrt(2 / input_size), (input_size, hidden_size)).astype(np.float32)"),
+        ("self.b1 = np.zeros((1, hidden_size))", "self.b1 = np.zeros((1, hidden_size), dtype=np.float32)"),
+        ("rng.normal(0, np.sqrt(2 / hidden_size), (hidden_size, output_size))",
+         "rng.normal(0, np.sqrt(2 / hidden_size), (hidden_size, output_size)).astype(np.float32)"),
+        ("self.b2 = np.zeros((1, output_size))", "self.b2 = np.zeros((1, output_size), dtype=np.float32)")]},
     "1-D biases, log(p + 1e-8), in-place updates": {"network.py": [
         ("np.zeros((1, hidden_size))", "np.zeros(hidden_size)"),
         ("np.zeros((1, output_size))", "np.zeros(output_size)"),
@@ -138,3 +146,13 @@ def test_same_seed_same_verdicts_and_another_seed_other_cases(grade_it, tmp_path
     args, case = {"x": Arg(shape=("N", "D"))}, Case({"N": 2, "D": 3})
     first, second = (draw_all(args, case, rng_for(s, "layers", "relu_forward"))["x"] for s in (7, 8))
     assert not (first == second).any()
+
+
+def test_nested_folder_with_sibling_imports_is_graded(grade_it, tmp_path):
+    """A zip that wraps everything in one folder: files import each other by bare name."""
+    nested = tmp_path / "hw3"
+    make_submission(nested, {"layers.py": [("def relu_backward(dout, x):\n    return dout * (x > 0)",
+                                            "from helpers_mod import relu_backward  # noqa")]},
+                    extra={"helpers_mod.py": "def relu_backward(dout, x):\n    return dout * (x > 0)\n"})
+    result = grade_it(tmp_path, exercises=["layers"])
+    assert failed(result) == []

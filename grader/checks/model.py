@@ -130,7 +130,10 @@ def _run(ctx, model: Model, kind: str, role: str, points: float, case_fn):
             if instance.failure is not None:
                 result.cases.append(CaseResult(label=label, passed=False, message=instance.failure))
                 continue
-            result.cases.append(case_fn(instance, label, params, X, y, rng))
+            # The reference starts from the weights exactly as the student holds them (float32 rounding
+            # included), so float32 weights with float64 data are judged fairly.
+            held = {k: v.astype(instance.dtype).astype(np.float64) for k, v in params.items()}
+            result.cases.append(case_fn(instance, label, held, X, y, rng))
     name = f"{ctx.student_name(model.class_name)}.{method}"
     return run_check(ctx, kind, model, name, points, body, ctx.location(model.class_name, method))
 

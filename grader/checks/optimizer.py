@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..i18n import _
-from ..inputs import describe
+from ..inputs import describe_call
 from ..reference import optimizers as refopt
 from ..results import CaseResult
 from ..spec import Mistake, Optimizer, StateInit
@@ -37,18 +37,6 @@ def _draw_params(shapes: dict, rng) -> dict[str, np.ndarray]:
 def _draw_grads(shapes: dict, rng) -> dict[str, np.ndarray]:
     # Magnitudes spread over two decades, so that where eps sits (inside or outside a square root) shows.
     return {k: rng.normal(0.0, 1.0, shape) * 10.0 ** rng.uniform(-2.0, 0.0, shape) for k, shape in shapes.items()}
-
-
-def _describe_call(function: str, names, values) -> str:
-    """Like inputs.describe_call, with dicts of arrays summarised by their keys and shapes."""
-    parts = []
-    for name, value in zip(names, values):
-        if isinstance(value, dict):
-            shapes = ", ".join(f"{k}: {tuple(np.shape(v))}" for k, v in value.items())
-            parts.append(f"{name}: {{{shapes}}}")
-        else:
-            parts.append(describe(name, value))
-    return f"{function}({', '.join(parts)})"
 
 
 def _plain_dict(value) -> bool:
@@ -86,7 +74,7 @@ def state_init(ctx, unit: StateInit, points: float):
         for i, shapes in enumerate(PARAM_SETS):
             params = _draw_params(shapes, ctx.rng(unit.name, "state_init", str(i)))
             label = _("case {i}: {n} parameters").format(i=i + 1, n=len(params))
-            call = _describe_call(name, ["params"], [params])
+            call = describe_call(name, ["params"], [params])
             sent = {k: v.copy() for k, v in params.items()}
             outcome = ctx.call(unit.name, params)
             failure = outcome_failure(outcome, f"{name}()")
@@ -194,7 +182,7 @@ def _run_case(ctx, unit: Optimizer, run: _Run, label: str) -> CaseResult:
         hyper = {**run.hyper, "learning_rate": lr}
         arguments = {"params": params, "grads": {k: g.copy() for k, g in grads.items()}, "t": t, **state, **hyper}
         values = [arguments[a] for a in unit.args]
-        call = _describe_call(name, unit.args, values)
+        call = describe_call(name, unit.args, values)
         where = _("step {t} of {n}").format(t=t, n=unit.steps) + (
             _(" (the learning rate changed to {lr:g} at this step)").format(lr=lr) if t == change else "")
         sent = {k: np.array(v, copy=True) for k, v in params.items()}

@@ -17,7 +17,6 @@ the weights (grader/layout.py).
 from __future__ import annotations
 
 import numpy as np
-import scipy.optimize
 
 from ..compare import coerce
 from ..data import load_digits
@@ -220,6 +219,7 @@ def cost_training(ctx, fn: Function, points: float):
             evaluations.append(J)
             return J, np.asarray(grad, dtype=np.float64).reshape(-1)
         try:
+            import scipy.optimize  # only when this check runs
             found = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
                                             options={"maxiter": int(cfg["max_iterations"]),
                                                      "maxfun": 3 * int(cfg["max_iterations"])})

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
 from .. import torch_bridge
 from ..compare import coerce
 from ..i18n import _
-from ..inputs import describe, draw
+from ..inputs import describe_call, draw
 from ..results import CaseResult, CheckResult, Hint
 from ..spec import Case, Function, Param
 from ..timing import torch_threads
@@ -67,16 +67,8 @@ def _draw_inputs(fn: Function, case: Case, rng) -> dict:
             for name, arg in fn.args.items()}
 
 
-def _describe_call(name: str, inputs: dict) -> str:
-    """`predict(params: {W1 (4, 5), b1 (5,)}, X: (1, 4) float64)`: shapes, never values."""
-    parts = []
-    for arg, value in inputs.items():
-        if isinstance(value, dict):
-            inner = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in value.items())
-            parts.append(f"{arg}: {{{inner}}}")
-        else:
-            parts.append(describe(arg, value))
-    return f"{name}({', '.join(parts)})"
+def _named(inputs: dict) -> tuple[list, list]:
+    return list(inputs), list(inputs.values())
 
 
 def _arrays(value, count: int, names: str) -> tuple[list | None, str]:
@@ -186,7 +178,7 @@ def shuffle(ctx, fn: Function, points: float):
             y = np.sort(rng.integers(0, case.dims["C"], case.dims["N"]))
             seed, other = (int(s) for s in rng.choice(2**31, size=2, replace=False))
             label = _("case {i}: X {shape}").format(i=i + 1, shape=X.shape)
-            call = _describe_call(ctx.student_name(fn.name), {"X": X, "y": y, "seed": seed})
+            call = describe_call(ctx.student_name(fn.name), *_named({"X": X, "y": y, "seed": seed}))
             rows = _Rows(X)
             order, facts, failure = _shuffle_order(ctx, fn, X, y, seed, rows)
             facts.update(reproducible=True, seed_dependent=True)  # until a repeated call shows otherwise
@@ -252,8 +244,8 @@ def _split_check(ctx, fn: Function, points: float, kind: str, stratify: bool):
             X = rng.normal(size=(len(y), case.dims["D"]))
             seeds = [int(s) for s in rng.choice(2**31, size=SPLIT_SEEDS, replace=False)]
             label = _("case {i}: X {shape}, {k} classes").format(i=i + 1, shape=X.shape, k=case.dims["C"])
-            call = _describe_call(name, {"X": X, "y": y, "test_size": test_size, "seed": seeds[0],
-                                         "stratify": stratify})
+            call = describe_call(name, *_named({"X": X, "y": y, "test_size": test_size, "seed": seeds[0],
+                                         "stratify": stratify}))
             rows, splits, failure, facts, messages = _Rows(X), [], None, {}, {}
             for seed in (seeds[0], seeds[0], *seeds[1:]):  # the first seed twice: reproducible?
                 outcome = ctx.call(fn.name, X, y, test_size, seed, stratify, return_args=False)
@@ -360,7 +352,7 @@ def save_load(ctx, fn: Function, points: float):
             models = [_draw_inputs(fn, case, rng)["params"] for _model in range(2)]
             label = _("case {i}: {names}").format(i=i + 1, names=", ".join(
                 f"{k} {v.shape}" for k, v in models[0].items()))
-            call = _describe_call(save_name, {"params": models[0], "path": first})
+            call = describe_call(save_name, *_named({"params": models[0], "path": first}))
             failure = None
             for params, path in zip(models, (first, second)):
                 (folder / path).unlink(missing_ok=True)
@@ -406,7 +398,7 @@ def params_forward(ctx, fn: Function, points: float):
             inputs = _draw_inputs(fn, case, rng)
             values = list(inputs.values())
             label = _("case {i}: X {shape}").format(i=i + 1, shape=np.shape(inputs.get("X")))
-            call = _describe_call(name, inputs)
+            call = describe_call(name, *_named(inputs))
             outcome = ctx.call(fn.name, *values, return_args=False)
             failure = outcome_failure(outcome, f"{name}()")
             if failure is not None:

@@ -616,7 +616,7 @@ class Sandbox:
         os.set_blocking(cap_r, False)
         self._child = _Child(proc, req_w, resp_r, cap_r)
         self._res["child"] = self._child
-        outcome, hello, _ = self._call_child(None, lim.import_cpu_s, "starting Python", None)
+        outcome, hello, _rest = self._call_child(None, lim.import_cpu_s, "starting Python", None)
         if outcome.error and outcome.error.kind == "budget":
             return outcome.error
         if not outcome.ok or not hello.get("hello"):
@@ -638,7 +638,7 @@ class Sandbox:
         buffers = self._encode({"op": "import", "module": m})
         self._importing = m
         try:
-            outcome, _, _ = self._call_child(buffers, self.limits.import_cpu_s, label, None)
+            outcome, _header, _values = self._call_child(buffers, self.limits.import_cpu_s, label, None)
         finally:
             self._importing = None
         self.import_output[m] = outcome.output
