@@ -156,3 +156,18 @@ def test_nested_folder_with_sibling_imports_is_graded(grade_it, tmp_path):
                     extra={"helpers_mod.py": "def relu_backward(dout, x):\n    return dout * (x > 0)\n"})
     result = grade_it(tmp_path, exercises=["layers"])
     assert failed(result) == []
+
+
+def test_a_broken_exercise_reference_costs_its_check_not_the_run(grade_it, tmp_path):
+    from dataclasses import replace
+
+    from grader.assignment import load_assignment
+
+    spec = load_assignment()
+    layers = spec.exercise("layers")
+    broken = replace(layers.units[0], reference=lambda x: 1 / 0)  # relu's reference raises
+    spec._cache["layers"] = replace(layers, units=(broken, *layers.units[1:]))
+    result = grade_it(SOLUTION, exercises=["layers"], spec=spec)
+    forward = check(result, "layers", "relu_forward.forward")
+    assert forward.status == "error" and "ZeroDivisionError" in forward.message
+    assert check(result, "layers", "tanh_forward.forward").status == PASSED

@@ -197,6 +197,11 @@ def run_check(ctx: CheckContext, kind: str, unit, function: str, points: float,
     except SkipCheck as why:
         result.cases.clear()
         result.status, result.message, result.score = SKIPPED, str(why), 0.0
+    except Exception as error:  # a bug in an exercise's reference or in the grader: this check, not the run
+        result.cases.clear()
+        result.status = ERROR
+        result.message = _("The grader could not run this check ({error}); tell your instructor.").format(
+            error=f"{type(error).__name__}: {error}")
     finally:
         TOLERANCE_SCALE.reset(scale)
     return finish(ctx, result, started)
