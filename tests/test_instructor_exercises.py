@@ -151,8 +151,8 @@ DEFECTS = {
                   {"mistakes": "same_as_reference is not caught|cube_again is caught but never named.*mistake:cube"
                                "|for_update imitates check 'update'|broken: its reference raised AttributeError"
                                "|misplaced says check=\"backward\" but is in the forward's mistakes",
-                   # a mistake that raises stops the check comparing with it: grading itself fails
-                   "model solution": "grading crashed: AttributeError"}),
+                   # a mistake that raises costs the check that compares with it (the run goes on)
+                   "model solution": "could not run this check \\(AttributeError"}),
     # A model solution that loses points.
     "buggy": (dict(name="triple", reference="lambda x: 3 * x"), "def triple(x):\n    return 3 * x + 1e-3\n",
               {"model solution": "loses points at triple.forward"}),
