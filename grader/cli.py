@@ -32,6 +32,19 @@ def usage_error(message: str) -> None:
     sys.exit(2)
 
 
+def grading_options(command):
+    """The options every grading command shares: which exercises, which assignment, which seed."""
+    for option in reversed((
+            click.option("-e", "--exercise", "exercises", multiple=True,
+                         help="Grade only this exercise id (repeatable)."),
+            click.option("--assignment", type=click.Path(path_type=Path),
+                         help="Assignment file (TOML). Default: the bundled one."),
+            click.option("--seed-file", type=click.Path(path_type=Path),
+                         help="File holding the instructor's private seed."))):
+        command = option(command)
+    return command
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nn-autograder", prog_name="grade")
 def main():
@@ -70,9 +83,7 @@ def example_path() -> Path:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("grade-report"), show_default=True,
               help="Folder for report.html, results.json and report.md.")
-@click.option("-e", "--exercise", "exercises", multiple=True, help="Grade only this exercise id (repeatable).")
-@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML). Default: the bundled one.")
-@click.option("--seed-file", type=click.Path(path_type=Path), help="File holding the instructor's private seed.")
+@grading_options
 @click.option("--example", is_flag=True, help="Grade the bundled example submission.")
 @click.option("--color/--no-color", default=None, help="Colour in the terminal (default: when it is a terminal).")
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None,
@@ -212,9 +223,7 @@ def gradescope_bundle_command(out, assignment, seed_file, package):
               help="Folder for the reports (OUT/<submission>/), gradebook.csv and summary.html.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Submissions graded at once. Default: the CPUs this process may use.")
-@click.option("-e", "--exercise", "exercises", multiple=True, help="Grade only this exercise id (repeatable).")
-@click.option("--assignment", type=click.Path(path_type=Path), help="Assignment file (TOML). Default: the bundled one.")
-@click.option("--seed-file", type=click.Path(path_type=Path), help="File holding the instructor's private seed.")
+@grading_options
 @click.option("--practice", is_flag=True, help="Grade with the public practice seed instead of the private one.")
 @click.option("--force", is_flag=True, help="Regrade every submission, even those unchanged since the last run.")
 @click.option("--times", type=click.Path(path_type=Path, dir_okay=False, exists=True),
