@@ -55,7 +55,7 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
         result.protections = dict(sandbox.protections)
         # Calls a time limit stopped (CPU or wall clock per call, or the whole budget), for batch grading's
         # "timed out" status; the verdicts are already in the checks.
-        stopped = sorted(sandbox._timed_out) + (
+        stopped = sandbox.timed_out + (
             ["total_cpu_s"] if sandbox.budget_used >= sandbox.limits.total_cpu_s else [])
         if stopped:
             result.extra["timed_out"] = stopped

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -108,14 +106,9 @@ def write_bundle(out: Path, assignment: Path | None = None, seed_file: Path | No
             info.external_attr = (0o100000 | mode) << 16  # a regular file with its permissions
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp's file is the owner's only (0600), fitting a zip that holds the private seed.
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp, out)
-    return out
+    from .report import atomic_write_bytes
+    # The file stays the owner's only (0600), fitting a zip that holds the private seed.
+    return atomic_write_bytes(out, buffer.getvalue())
 
 
 def write_fallback_results(results: Path, log: Path) -> Path:

@@ -223,15 +223,16 @@ def check_text(check: CheckResult, max_cases: int = 3, stdout_limit: int = 2000)
 # --- writing ---------------------------------------------------------------------------------
 
 
-def atomic_write_text(path, text: str) -> Path:
+def atomic_write_bytes(path, data: bytes) -> Path:
     """Write via a temp file in the same folder + os.replace, so a reader (Gradescope, a browser,
-    a CI step) never sees half a report even if grading is killed mid-write."""
+    a CI step) never sees half a file even if grading is killed mid-write. The file is the owner's
+    only (mkstemp's 0600) until replaced."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -240,6 +241,10 @@ def atomic_write_text(path, text: str) -> Path:
             pass
         raise
     return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8", errors="replace"))
 
 
 def _write_html(result, path):

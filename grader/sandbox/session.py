@@ -762,6 +762,11 @@ class Sandbox:
             raise _Stop("policy", violation.message())
 
     @property
+    def timed_out(self) -> list[str]:
+        """The callables a time limit stopped; their later calls are skipped."""
+        return sorted(self._timed_out)
+
+    @property
     def violations(self) -> list:
         """Framework-policy violations (grader.policy.Violation), in the order they were found. Reading them
         looks at the student's processes first, so everything up to now is counted (the engine reads them
