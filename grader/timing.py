@@ -11,11 +11,16 @@ three ways:
   default) - torch.set_num_threads for the duration, restored afterwards;
 - PyTorch on CUDA when a device is there (else the row says "skipped: no CUDA device").
 
-Each backend: `warmup` untimed runs, then `runs` timed runs of `steps` steps; a run's time per step
-is its mean, and the table shows the min / median / max over runs (GPU work is bracketed by
-torch.cuda.synchronize). A scaling sweep over hidden width and batch size times PyTorch on CPU and
-CUDA to show where the GPU overtakes. Every code path takes a `device`, so the CUDA path is the CPU
-path with another device string and is exercised by the tests with device="cpu".
+The backends take turns: each round runs every backend once for `steps` steps, `warmup` rounds are
+untimed, and the table shows the min / median / max over the `runs` timed rounds of each backend's time
+per step (a run's mean; GPU work is bracketed by torch.cuda.synchronize). Taking turns spreads each
+backend's runs over the whole measurement, so a slow spell of the machine touches a few runs of every
+backend instead of all of one. Both processes time under the same heap policy (sandbox/heap.py: glibc
+keeps freed memory), without which the student's steps alternated between 0.82 and 1.15 ms with where
+the allocator happened to put the batch; benchmarks/bench_timing.py measures how well repeated medians
+agree. A scaling sweep over hidden width and batch size times PyTorch on CPU and CUDA to show where the
+GPU overtakes. Every code path takes a `device`, so the CUDA path is the CPU path with another device
+string and is exercised by the tests with device="cpu".
 
 Timings are information, never points: the check has max_score 0.
 """
@@ -36,13 +41,17 @@ import numpy as np
 import torch
 
 from .i18n import _
+from .sandbox.heap import keep_freed_memory
 
 NO_CUDA = "skipped: no CUDA device"
+STUDENT = "NumPy (yours)"
 SWEEP_WIDTHS = (64, 256, 1024, 4096)
 SWEEP_BATCHES = (64, 512, 4096)
 SWEEP_BASE_WIDTH = 256  # hidden width while the batch size varies
 SWEEP_BASE_BATCH = 1024  # batch size while the width varies
 SWEEP_BUDGET_S = 30.0  # stop sweeping a device once it has taken this long
+TIME_BUDGET_S = 10.0  # fewer timed rounds (at least 3) when a slow submission would take longer
+SCHEDULE = "rounds: each backend runs once per round, warm-up rounds untimed; median over the timed rounds"
 
 
 @contextmanager
@@ -68,7 +77,7 @@ class Workload:
     learning_rate: float = 0.5
     dtype: str = "float64"
     steps: int = 20  # train steps per timed run
-    runs: int = 5  # timed runs; the median is reported
+    runs: int = 21  # timed runs; the median is reported (bench_timing.py: 5 runs were not enough)
     warmup: int = 2  # untimed runs first (allocator, caches, CUDA kernels and context)
 
 
@@ -81,6 +90,7 @@ class Timing:
     status: str = "ok"  # ok | skipped | failed
     note: str = ""
     run_s: list[float] = field(default_factory=list)  # time per step of each timed run (seconds)
+    heap: str = ""  # the heap policy it was timed under (grader/sandbox/heap.py)
 
     @property
     def median(self) -> float | None:
@@ -114,73 +124,142 @@ def synthetic_batch(workload: Workload, seed: int = 0) -> tuple[np.ndarray, np.n
     return rng.normal(size=(workload.batch, workload.features)), rng.integers(0, workload.classes, workload.batch)
 
 
+class BackendFailed(Exception):
+    """A backend cannot go on (its call failed, the device ran out of memory): the note says why."""
+
+
+def failure_note(error: Exception) -> str:
+    """The row's note for a backend that failed: a device's RuntimeError (out of memory, a driver error)
+    with its type, a student's call failure as the sandbox put it."""
+    text = str(error)[:300]
+    return text if isinstance(error, BackendFailed) else f"{type(error).__name__}: {text}"
+
+
+class TorchRunner:
+    """Train steps of the reference nn.Module on one device. Same code for "cpu" and "cuda"."""
+
+    def __init__(self, workload: Workload, device: torch.device, X: np.ndarray, labels: np.ndarray, seed: int = 0):
+        from grader.reference.network import TwoLayerNet, sgd, train_step
+
+        dtype = getattr(torch, workload.dtype)
+        torch.manual_seed(seed)
+        self.net = TwoLayerNet(workload.features, workload.hidden, workload.classes, dtype=dtype, device=device)
+        self.optimizer, self.train_step = sgd(self.net, workload.learning_rate), train_step
+        self.X = torch.as_tensor(np.asarray(X), dtype=dtype).to(device)
+        self.y = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
+        self.sync = synchronizer(device)
+
+    def run(self, steps: int) -> float:
+        """Seconds per step over `steps` steps, queued GPU work included."""
+        self.sync()
+        t0 = time.perf_counter()
+        for _step in range(steps):
+            self.train_step(self.net, self.optimizer, self.X, self.y)
+        self.sync()
+        return (time.perf_counter() - t0) / steps
+
+
+class StudentRunner:
+    """The student's train_step in the child: one `repeat` request a run, each step timed there.
+
+    The child's numbers are checked against the parent's wall clock of the same request: a run whose
+    reported total exceeds what the request took is replaced by that wall time (an upper bound).
+    """
+
+    def __init__(self, sandbox, handle, method: str, workload: Workload, X: np.ndarray, Y: np.ndarray,
+                 output: list | None = None):
+        self.sandbox, self.handle, self.method, self.workload = sandbox, handle, method, workload
+        self.X, self.Y, self.output = X, Y, output
+        self.heap, self.notes = "", []
+
+    def run(self, steps: int) -> float:
+        outcome = self.sandbox.call(self.method, self.X, self.Y, self.workload.learning_rate, obj=self.handle,
+                                    return_args=False, repeat=steps)
+        if self.output is not None and outcome.output:
+            self.output.append(outcome.output)
+        if not outcome.ok:
+            raise BackendFailed(outcome.error.message if outcome.error else "the call failed")
+        self.heap = outcome.heap or "unchanged (the child did not say)"
+        times = [t for t in outcome.times if math.isfinite(t) and t >= 0]
+        total = sum(times)
+        if len(times) != steps or total > outcome.wall_s * 1.01 + 1e-3:
+            total = outcome.wall_s
+            self.notes.append("child timings missing or inconsistent: the call's wall time was used")
+        return total / steps
+
+    def annotate(self, timing: Timing) -> None:
+        """Put what the runs found out (heap policy, substituted timings) on the student's row."""
+        timing.heap = self.heap
+        timing.note = timing.note or "; ".join(dict.fromkeys(self.notes))
+
+
+def measure(backends: list[tuple[Timing, object]], workload: Workload, budget_s: float | None = None) -> None:
+    """Time every backend's runner, interleaved: each round runs every backend once, so a slow spell of
+    the machine (another process, a noisy neighbour of the virtual machine) lands on all of them and on
+    a minority of each one's runs, and the medians stay put. `warmup` rounds first, untimed. With
+    `budget_s`, the timed rounds are cut (to no fewer than 3) when the warm-up shows they would take
+    longer; workload.runs then says how many ran. A failing backend is marked and dropped."""
+    active = list(backends)
+
+    def one_round(record: bool) -> None:
+        for pair in list(active):
+            timing, runner = pair
+            try:
+                per_step = runner.run(workload.steps)
+            except (BackendFailed, RuntimeError) as error:
+                timing.status, timing.note = "failed", failure_note(error)
+                timing.run_s.clear()
+                active.remove(pair)
+                continue
+            if record:
+                timing.run_s.append(per_step)
+
+    started = time.perf_counter()
+    for _ in range(workload.warmup):
+        one_round(record=False)
+    if budget_s and workload.warmup and active:
+        per_round = (time.perf_counter() - started) / workload.warmup
+        workload.runs = max(min(workload.runs, 3), min(workload.runs, int(budget_s / max(per_round, 1e-9))))
+    for _ in range(workload.runs):
+        one_round(record=True)
+
+
 def time_torch(workload: Workload, device: str = "cpu", X: np.ndarray | None = None,
                labels: np.ndarray | None = None, threads: int | None = None, seed: int = 0) -> Timing:
-    """Time train steps of the reference nn.Module on `device`. Same code for "cpu" and "cuda"."""
-    from grader.reference.network import TwoLayerNet, sgd, train_step
-
-    dev = torch.device(device)
-    backend = f"PyTorch {dev.type.upper() if dev.type == 'cuda' else 'CPU'}"
-    timing = Timing(backend=backend, device=str(dev), dtype=workload.dtype,
-                    threads=threads if dev.type == "cpu" else None)
-    if dev.type == "cuda" and not cuda_available():
-        timing.status, timing.note = "skipped", NO_CUDA
+    """Time train steps of the reference nn.Module on `device` alone (the scaling sweep, and tests)."""
+    timing = torch_timing(workload, device, threads)
+    if timing.status != "ok":
         return timing
     if X is None or labels is None:
         X, labels = synthetic_batch(workload, seed)
-    dtype = getattr(torch, workload.dtype)
-    sync = synchronizer(dev)
-    try:
-        with torch_threads(threads if dev.type == "cpu" else None):
-            torch.manual_seed(seed)
-            net = TwoLayerNet(workload.features, workload.hidden, workload.classes, dtype=dtype, device=dev)
-            optimizer = sgd(net, workload.learning_rate)
-            Xt = torch.as_tensor(np.asarray(X), dtype=dtype).to(dev)
-            yt = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(dev)
-            for _warm in range(workload.warmup):
-                for _step in range(workload.steps):
-                    train_step(net, optimizer, Xt, yt)
-            sync()
-            for _run in range(workload.runs):
-                sync()
-                t0 = time.perf_counter()
-                for _step in range(workload.steps):
-                    train_step(net, optimizer, Xt, yt)
-                sync()
-                timing.run_s.append((time.perf_counter() - t0) / workload.steps)
-    except RuntimeError as error:  # out of memory on the device, a driver error: report, never crash
-        timing.status, timing.note = "failed", f"{type(error).__name__}: {str(error)[:300]}"
+    timing.heap = keep_freed_memory()
+    with torch_threads(threads):
+        try:
+            runner = TorchRunner(workload, torch.device(device), X, labels, seed)
+        except RuntimeError as error:
+            timing.status, timing.note = "failed", failure_note(error)
+            return timing
+        measure([(timing, runner)], workload)
+    return timing
+
+
+def torch_timing(workload: Workload, device: str, threads: int | None) -> Timing:
+    """The empty row of a PyTorch backend; "skipped" already when it names CUDA and there is none."""
+    dev = torch.device(device)
+    timing = Timing(backend="PyTorch CUDA" if dev.type == "cuda" else "PyTorch CPU", device=str(dev),
+                    dtype=workload.dtype, threads=threads if dev.type == "cpu" else None)
+    if dev.type == "cuda" and not cuda_available():
+        timing.status, timing.note = "skipped", NO_CUDA
     return timing
 
 
 def time_student(sandbox, handle, method: str, workload: Workload, X: np.ndarray, Y: np.ndarray,
                  threads: int | None = None, output: list | None = None) -> Timing:
-    """Time the student's train_step in the child: one `repeat` call per run, durations measured there.
-
-    The child's numbers are checked against the parent's wall clock of the same call: a run whose
-    reported total exceeds what the call took is replaced by that wall time (an upper bound).
-    """
-    timing = Timing(backend="NumPy (yours)", device="cpu (sandbox)", dtype=workload.dtype, threads=threads)
-    notes = []
-    for r in range(workload.warmup + workload.runs):
-        outcome = sandbox.call(method, X, Y, workload.learning_rate, obj=handle, return_args=False,
-                               repeat=workload.steps)
-        if output is not None and outcome.output:
-            output.append(outcome.output)
-        if not outcome.ok:
-            timing.status, timing.note = "failed", outcome.error.message if outcome.error else "the call failed"
-            timing.run_s.clear()
-            return timing
-        if r < workload.warmup:
-            continue
-        times = [t for t in (getattr(outcome, "times", None) or []) if isinstance(t, (int, float))
-                 and math.isfinite(t) and t >= 0]
-        total = sum(times)
-        if len(times) != workload.steps or total > outcome.wall_s * 1.01 + 1e-3:
-            total = outcome.wall_s
-            notes.append("child timings missing or inconsistent: the call's wall time was used")
-        timing.run_s.append(total / workload.steps)
-    timing.note = "; ".join(dict.fromkeys(notes))
+    """Time the student's train_step alone (tests; the check times it together with PyTorch)."""
+    timing = Timing(backend=STUDENT, device="cpu (sandbox)", dtype=workload.dtype, threads=threads)
+    runner = StudentRunner(sandbox, handle, method, workload, X, Y, output)
+    measure([(timing, runner)], workload)
+    runner.annotate(timing)
     return timing
 
 
@@ -328,26 +407,41 @@ def timing_check(ctx, model, points: float):
         dims = {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes, "N": len(X)}
         params = make_params(model, dims, ctx.rng(model.class_name, "timing"))
         workload = Workload(data.features, int(cfg["hidden"]), data.classes, len(X), float(cfg["learning_rate"]),
-                            steps=int(settings.get("steps", 20)), runs=int(settings.get("runs", 5)),
-                            warmup=int(settings.get("warmup", 2)))
-        student = Timing(backend="NumPy (yours)", device="cpu (sandbox)", dtype="float64", threads=threads)
+                            steps=int(settings.get("steps", Workload.steps)),
+                            runs=int(settings.get("runs", Workload.runs)),
+                            warmup=int(settings.get("warmup", Workload.warmup)))
+        student = Timing(backend=STUDENT, device="cpu (sandbox)", dtype="float64", threads=threads)
+        devices = tuple(settings.get("devices") or ("cpu", "cuda"))
+        instance = None
         try:
             instance = Instance(ctx, model, Case(dims=dims), params)
             if instance.failure is not None:
                 student.status, student.note = "failed", instance.failure
             else:
-                workload.dtype = str(np.dtype(instance.dtype))
-                student = time_student(ctx.sandbox, instance.handle, method, workload, X, Y, threads, ctx.output)
-            if instance.handle is not None:
-                ctx.sandbox.drop(instance.handle)
+                student.dtype = workload.dtype = str(np.dtype(instance.dtype))
         except (NotAttempted, Unavailable) as why:
             student.status, student.note = "skipped", str(why)
-        backends = [student]
-        devices = tuple(settings.get("devices") or ("cpu", "cuda"))
-        for device in devices:
-            backends.append(time_torch(workload, device, X, data.y_train, threads=threads))
+        backends = [student] + [torch_timing(workload, device, threads) for device in devices]
+        runner = None
+        if student.status == "ok":
+            runner = StudentRunner(ctx.sandbox, instance.handle, method, workload, X, Y, ctx.output)
+        pairs = [(student, runner)] if runner else []
+        heap = keep_freed_memory()
+        with torch_threads(threads):
+            for timing, device in zip(backends[1:], devices):
+                timing.heap = heap
+                if timing.status == "ok":
+                    try:
+                        pairs.append((timing, TorchRunner(workload, torch.device(device), X, data.y_train)))
+                    except RuntimeError as error:
+                        timing.status, timing.note = "failed", failure_note(error)
+            measure(pairs, workload, float(settings.get("time_budget_s", TIME_BUDGET_S)))
+        if runner is not None:
+            runner.annotate(student)
+        if instance is not None and instance.handle is not None:
+            ctx.sandbox.drop(instance.handle)
         sweep = None
-        if settings.get("sweep", True):
+        if settings.get("sweep", True):  # PyTorch only: it runs after the student's code is done
             sweep = scaling_sweep(devices, threads=threads, **{k: settings[k] for k in (
                 "widths", "batches", "base_width", "base_batch", "budget_s") if k in settings})
         result.extra["timing"] = {
@@ -356,7 +450,8 @@ def timing_check(ctx, model, points: float):
             "sweep": sweep,
             "environment": environment(ctx.seed, threads, threads, {
                 "weights": f"He-style, from the grading seed ({ctx.exercise.id}/{model.class_name}/timing)",
-                "torch_seed": 0, "sweep_data_seed": 0}),
+                "torch_seed": 0, "sweep_data_seed": 0, "schedule": SCHEDULE,
+                "heap": "; ".join(f"{b.backend}: {b.heap}" for b in backends if b.heap)}),
         }
         for b in backends:
             if b.status == "ok":

@@ -14,6 +14,7 @@ from test_data import make_mnist
 from test_grading import STYLE_VARIANTS
 
 from grader import timing
+from grader.sandbox import heap
 from grader.results import ERROR, FAILED, PASSED
 
 TRAINING = "NeuralNetwork.train_step.training"
@@ -167,12 +168,29 @@ def test_timing_reports_numpy_torch_cpu_and_skipped_cuda_for_no_points(grade_tra
         assert rows["PyTorch CUDA"]["status"] == "skipped" and rows["PyTorch CUDA"]["note"] == timing.NO_CUDA
         assert "skipped: no CUDA device" in c.message
     env = c.extra["timing"]["environment"]
-    for key in ("seed", "numpy", "torch", "torch_cuda", "cpu", "blas_threads_numpy", "torch_threads", "gpu"):
+    for key in ("seed", "numpy", "torch", "torch_cuda", "cpu", "blas_threads_numpy", "torch_threads", "gpu",
+                "schedule", "heap"):
         assert key in env
+    if heap._mallopt() is not None:  # both processes timed under the same heap policy, and the record says so
+        assert rows["NumPy (yours)"]["heap"] == rows["PyTorch CPU"]["heap"] == heap.keep_freed_memory()
     test = next(t for t in to_gradescope(result)["tests"] if "[timing]" in t["name"])
     assert test["tags"] == ["network", "timing"] and test["max_score"] == 0 and test["score"] == 0
     html = render_html(result)
     assert "Time per train step" in html and "Reproducibility" in html and "data:image/png;base64," in html
+
+
+def test_a_train_step_that_raises_is_not_timed_and_pytorch_still_is(grade_training, tmp_path):
+    """It works through the warm-up round (3 steps), then raises in the first timed one."""
+    sub = make_submission(tmp_path, {"network.py": [(STEP, STEP + (
+        "\n        if getattr(self, '_calls', 0) > 2:\n            raise ValueError('out of patience')"
+        "\n        self._calls = getattr(self, '_calls', 0) + 1"))]})
+    result = grade_training(sub, options={"timing": FAST_TIMING})
+    c = check(result, "network", TIMING)
+    rows = {b["backend"]: b for b in c.extra["timing"]["backends"]}
+    assert c.score == 0 and c.status == "skipped"
+    assert rows["NumPy (yours)"]["status"] == "failed" and "out of patience" in rows["NumPy (yours)"]["note"]
+    assert "your code was not timed" in c.message and "out of patience" in c.message
+    assert rows["PyTorch CPU"]["status"] == "ok" and len(rows["PyTorch CPU"]["run_s"]) == 2
 
 
 def test_time_torch_runs_on_cpu_and_cuda_is_skipped_without_a_gpu():

@@ -2,7 +2,7 @@
 
 Started by session.py as ``python -s -B [-P] child.py '<json config>'`` with cwd = a temporary copy of the
 submission, stdout/stderr on a capture pipe, and the request/response pipe fds passed in the config.
-Stdlib + NumPy only, and never the `grader` package: wire.py and limits.py are loaded by file path under
+Stdlib + NumPy only, and never the `grader` package: wire.py, limits.py and heap.py are loaded by file path under
 private names, so a student file called wire.py cannot interfere and start-up stays at python + numpy.
 
 Before NumPy or any student code loads, the child confines itself (isolation.py: cgroups, namespaces,
@@ -133,8 +133,9 @@ def _safe_str(obj, limit=MAX_MESSAGE_CHARS):
 
 
 class Child:
-    def __init__(self, cfg, wire, np, blocker=None):
-        self.wire, self.np, self.blocker = wire, np, blocker
+    def __init__(self, cfg, wire, np, blocker=None, heap=None):
+        self.wire, self.np, self.blocker, self.heap = wire, np, blocker, heap
+        self.heap_policy = None  # set by the first repeated call (timing): see heap.py
         self.req, self.resp = cfg["req"], cfg["resp"]
         self.root = os.path.realpath(cfg["root"])
         sys.path[:0] = [os.path.join(self.root, p) for p in cfg.get("path", [])]  # nested folders, after the root
@@ -258,6 +259,8 @@ class Child:
             if repeat is None:
                 result = target(*args, **kwargs)
             else:
+                if self.heap_policy is None and self.heap is not None:
+                    self.heap_policy = self.heap.keep_freed_memory()
                 clock = time.perf_counter
                 for _ in range(repeat):
                     t0 = clock()
@@ -269,7 +272,7 @@ class Child:
             return self.error(e)
         reply, out = {"ok": True}, {"value": result}
         if repeat is not None:
-            reply["times"] = times
+            reply["times"], reply["heap"] = times, self.heap_policy
         if header.get("keep"):
             t = type(result)
             reply.update(handle=self.keep(result), handle_type=f"{t.__module__}.{t.__qualname__}")
@@ -384,6 +387,7 @@ def main():
     if sys.path and os.path.realpath(sys.path[0] or os.getcwd()) == os.path.realpath(HERE):
         sys.path.pop(0)  # Python 3.10 has no -P: drop grader/sandbox/ so it cannot shadow student modules
     isolation, limits = _load("_grader_isolation", "isolation.py"), _load("_grader_limits", "limits.py")
+    heap = _load("_grader_heap", "heap.py")
     with open(os.path.join(HERE, "wire.py"), "rb") as f:  # read before confine() may hide the grader's folders,
         wire_code = f.read()  # run after the limits hold (it imports NumPy)
     confined = isolation.confine(cfg.get("isolation") or {})
@@ -399,7 +403,7 @@ def main():
     faulthandler.enable()  # a segfault prints the Python stack into the captured output
     np.seterr(all="ignore")  # overflow/NaN warnings would flood the output; the parent checks values
     wire = _load("_grader_wire", "wire.py", wire_code)
-    child = Child(cfg, wire, np, blocker)
+    child = Child(cfg, wire, np, blocker, heap)
     child.serve({"hello": True, "pid": os.getpid(), "rlimits": applied, "confined": confined,
                  "numpy": np.__version__, "python": sys.version.split()[0]})
 

@@ -94,6 +94,7 @@ class Outcome:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     times: list = field(default_factory=list)  # call(repeat=n): each call's duration measured in the child
+    heap: str = ""  # call(repeat=n): the child's heap policy while timed (heap.py), as the child reports it
 
 
 @dataclass(frozen=True)
@@ -450,6 +451,7 @@ class Sandbox:
             outcome.kwargs_after = dict(values.get("kwargs_after") or {})
             if repeat is not None and isinstance(reply.get("times"), list):
                 outcome.times = [float(t) for t in reply["times"][:int(repeat)] if type(t) in (int, float)]
+                outcome.heap = _text(reply.get("heap"), 200) or ""
             if keep:
                 h = reply.get("handle")
                 if type(h) is not int:
