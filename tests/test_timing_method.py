@@ -121,3 +121,25 @@ def test_the_child_times_repeated_calls_under_the_same_heap_policy():
         outcome = sandbox.call("train_step", d.X_train, d.Y_train, 0.1, obj=handle, return_args=False, repeat=2)
         assert outcome.ok and outcome.heap == heap.keep_freed_memory()
         assert np.isfinite(outcome.value)
+
+
+def test_gpu_work_is_bracketed_by_synchronize(monkeypatch):
+    """The CUDA path is the CPU path with another device: here the device is the CPU, and what differs -
+    waiting for queued GPU work before the clock starts and before it stops - is recorded instead."""
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(("sync", str(device))))
+    sync = timing.synchronizer(torch.device("cuda", 0))
+    sync()
+    assert calls == [("sync", "cuda:0")]
+
+    workload = timing.Workload(features=5, hidden=7, classes=3, batch=6, steps=4)
+    runner = timing.TorchRunner(workload, torch.device("cpu"), *timing.synthetic_batch(workload))
+    steps = []
+    original = runner.train_step
+    runner.train_step = lambda *a: (steps.append(len(calls)), original(*a))
+    runner.sync = lambda: calls.append("sync")
+    calls.clear()
+    assert runner.run(4) > 0
+    assert calls == ["sync", "sync"] and steps == [1, 1, 1, 1]  # one wait before the first step, one after the last
