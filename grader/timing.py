@@ -429,8 +429,8 @@ def timing_check(ctx, model, points: float):
         heap = keep_freed_memory()
         with torch_threads(threads):
             for timing, device in zip(backends[1:], devices):
-                timing.heap = heap
                 if timing.status == "ok":
+                    timing.heap = heap
                     try:
                         pairs.append((timing, TorchRunner(workload, torch.device(device), X, data.y_train)))
                     except RuntimeError as error:
@@ -625,7 +625,7 @@ def tables(check) -> list[tuple[str, list[str], list[list[str]]]]:
                  b["note"] if b["status"] != "ok" else (b.get("note") or "")] for b in timing["backends"]]
         w = timing.get("workload", {})
         out.append((f"Time per train step, ms ({w.get('data', '')}; hidden {w.get('hidden')}, batch {w.get('batch')}, "
-                    f"{w.get('warmup')} warm-up + {w.get('runs')} runs of {w.get('steps')} steps)",
+                    f"{w.get('warmup')} warm-up + {w.get('runs')} timed rounds of {w.get('steps')} steps, backends taking turns)",
                     ["backend", "device", "dtype", "threads", "min", "median", "max", "note"], rows))
     sweep = timing.get("sweep")
     if sweep and sweep.get("points"):
