@@ -210,7 +210,8 @@ def _normalized_axes(x: np.ndarray, kind: str) -> set[int]:
 
 def _scale_hint(a: np.ndarray, e: np.ndarray) -> Hint | None:
     sig = np.abs(e) > 1e-3 * np.abs(e).max()
-    c = float(np.median(a[sig] / e[sig]))
+    with np.errstate(all="ignore"):  # a huge wrong output overflows the ratio: inf, then no hint
+        c = float(np.median(a[sig] / e[sig]))
     if not np.isfinite(c) or abs(c - 1.0) < 1e-3 or abs(c) < 1e-12 or not _close(a, c * e):
         return None
     for typical, key in ((2.0, "scale_2"), (0.5, "scale_half")):
@@ -225,7 +226,8 @@ def _scale_hint(a: np.ndarray, e: np.ndarray) -> Hint | None:
 def _offset_hint(a: np.ndarray, e: np.ndarray) -> Hint | None:
     if a.size < 4:  # any error of a scalar is an offset
         return None
-    c = float(np.median(a - e))
-    if abs(c) <= _ATOL * float(np.abs(e).max()) or not _close(a, e + c):
+    with np.errstate(all="ignore"):
+        c = float(np.median(a - e))
+    if not np.isfinite(c) or abs(c) <= _ATOL * float(np.abs(e).max()) or not _close(a, e + c):
         return None
     return _hint("offset", offset=f"{c:.3g}")
