@@ -12,6 +12,7 @@ import numpy as np
 
 from grader.i18n import _
 from grader.results import Comparison
+from grader.sandbox.wire import Opaque
 
 # (rtol, atol) of torch.testing.assert_close.
 _FLOAT64_TOL = (1e-7, 1e-7)
@@ -37,6 +38,8 @@ def coerce(actual) -> tuple[np.ndarray | None, str]:
     """A student's value as a numeric (or complex) ndarray, else (None, what it was). Never raises."""
     if actual is None or isinstance(actual, (str, bytes, dict, set)):
         return None, type(actual).__name__
+    if isinstance(actual, Opaque):  # what the child could not send: name the student's type, not ours
+        return None, f"{actual.type.removeprefix('builtins.')} ({actual.repr})"
     try:
         arr = np.asarray(actual)
     except Exception:  # ragged lists, objects whose __array__ raises

@@ -192,6 +192,13 @@ def test_type_message():
     assert "got str" in compare("0.5", 0.5).message
 
 
+def test_a_value_the_child_could_not_send_is_named_by_its_own_type():
+    from grader.sandbox.wire import Opaque
+
+    message = compare(Opaque("builtins.generator", "<generator object relu.<locals>.<genexpr>>"), 0.5).message
+    assert message.endswith("got generator (<generator object relu.<locals>.<genexpr>>)")
+
+
 def test_complex_huge_and_empty_do_not_raise():
     c = compare(np.array([1 + 1j, 2]), np.array([1.0, 2.0]))
     assert c.reason == "dtype" and not c.passed
