@@ -14,6 +14,7 @@ from test_data import make_mnist
 from test_grading import STYLE_VARIANTS
 
 from grader import timing
+from grader.report import training_figures
 from grader.sandbox import heap
 from grader.results import ERROR, FAILED, PASSED
 
@@ -243,11 +244,11 @@ def test_timing_tables_and_figures_from_extra():
                   "devices": {"cpu": "ok", "cuda": timing.NO_CUDA}, "crossover": {}, "dtype": "float32", "threads": 1},
         "environment": {"torch": torch.__version__},
     }
-    titles = [t[0] for t in timing.tables(c)]
+    titles = [t[0] for t in training_figures.tables(c)]
     assert any(t.startswith("Time per train step") for t in titles) and "Reproducibility" in titles
-    flat = str(timing.tables(c))
+    flat = str(training_figures.tables(c))
     assert "skipped: no CUDA device" in flat and "1.5" in flat  # the median in ms
-    assert len(timing.figures(c)) == 2 and all(uri.startswith("data:image/png;base64,") for _, uri in timing.figures(c))
+    assert len(training_figures.figures(c)) == 2 and all(uri.startswith("data:image/png;base64,") for _, uri in training_figures.figures(c))
 
 
 def test_child_repeat_reports_one_duration_per_call(tmp_path):

@@ -420,10 +420,3 @@ def model_training(ctx, model: Model, points: float):
 
     name = f"{ctx.student_name(model.class_name)}.{method}"
     return run_check(ctx, "training", model, name, points, body, ctx.location(model.class_name, method))
-
-
-@check_kind("model_timing")
-def model_timing(ctx, model: Model, points: float):
-    """Opt-in timing of the training workload (grader/timing.py); information only (0 points)."""
-    from ..timing import timing_check
-    return timing_check(ctx, model, points)

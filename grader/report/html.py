@@ -60,14 +60,14 @@ def environment() -> jinja2.Environment:
 
 
 def _extra(name: str):
-    """grader.timing's tables/figures of a check's extra data (training curves, timings), imported only
-    for checks that have such data (it needs torch and matplotlib)."""
+    """training_figures' tables/figures of a check's extra data (training curves, timings), imported only
+    for checks that have such data (the pictures need matplotlib)."""
     def render(check):
         extra = getattr(check, "extra", None) or {}
         if not (extra.get("curves") or extra.get("timing")):
             return []
-        from grader import timing
-        return getattr(timing, name)(check)
+        from . import training_figures
+        return getattr(training_figures, name)(check)
     return render
 
 

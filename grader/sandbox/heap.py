@@ -8,7 +8,7 @@ arrays happen to lie, so the same code measured 0.82 ms per step in one run and 
 threshold raised, a step's time is its arithmetic, and repeated runs agree.
 
 Stdlib only and free of package-relative imports: child.py loads this file by path (like limits.py),
-and timing.py uses it for PyTorch in the grader, so both backends are timed under the same heap policy.
+and grader/timing.py uses it for PyTorch in the grader, so both backends are timed under the same heap policy.
 Elsewhere than glibc (macOS, musl, Windows) it does nothing and says so.
 """
 from __future__ import annotations
