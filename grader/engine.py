@@ -28,7 +28,9 @@ def limits_from(assignment: Assignment, **overrides) -> Limits:
 
 
 def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[str] | None = None,
-          limits: Limits | None = None) -> GradeResult:
+          limits: Limits | None = None, hide: list[Path | str] = ()) -> GradeResult:
+    """Grade one submission. `hide`: more folders or files the student's code must not see (a batch's
+    class folder and output folder), beside the assignment's folder and the submission's own parent."""
     started = time.perf_counter()
     exercises = assignment.select(exercise_ids)
     names = {canonical: assignment.names.get(canonical, canonical)
@@ -39,7 +41,8 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
                          errors=[str(issue) for issue in plan.errors])
     with Sandbox(plan.root, plan.modules, limits or limits_from(assignment), files=plan.generated,
                  search_path=plan.search_path,
-                 policy=FrameworkPolicy.from_options(assignment.options), hide=[assignment.path.parent]) as sandbox:
+                 policy=FrameworkPolicy.from_options(assignment.options),
+                 hide=[assignment.path.parent, *hide]) as sandbox:
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
         shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
         import_errors = {m: e for m, e in sandbox.start().items() if e is not None}

@@ -432,3 +432,36 @@ def test_batch_requires_the_private_seed(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     result = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "private seed" in result.output and "--practice" in result.output
+
+
+# ------------------------------------------------------------------------------ what student code can see
+
+
+def test_a_new_output_folder_is_the_graders_alone(spec, tmp_path):
+    (tmp_path / "class").mkdir()
+    out = tmp_path / "reports" / "hw1"
+    run_batch(config(spec, tmp_path / "class", out), stream=io.StringIO())
+    assert (out / "gradebook.csv").exists()
+    assert out.stat().st_mode & 0o777 == 0o700  # a sandbox uid cannot read the class's reports
+
+
+def test_each_submission_is_graded_with_the_class_and_the_reports_hidden(spec, klass, tmp_path, monkeypatch):
+    """Hidden from the student's process: classmates' code (a correct module to import) and the reports."""
+    from grader.batch import runner, worker
+    from grader.batch.discover import read_payload
+
+    seen = {}
+    real = worker.grade
+
+    def spy(path, assignment, seed, **kw):
+        seen.update(kw)
+        return real(path, assignment, seed, **kw)
+
+    monkeypatch.setattr(worker, "grade", spy)
+    cfg = config(spec, klass, tmp_path / "out")
+    entry = next(e for e in discover(klass)[0] if e.name == "alice")
+    job = runner._job(entry, read_payload(entry, cfg.max_bytes, cfg.max_files), "key", None,
+                      assignment_bundle(spec), cfg)
+    outcome = worker.grade_job(job)
+    assert set(seen["hide"]) == {str(klass.resolve()), str((tmp_path / "out").resolve())}
+    assert outcome["record"]["status"] == "graded"

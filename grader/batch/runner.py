@@ -166,7 +166,10 @@ def _reusable(record: dict | None, folder: Path, key: str, late: dict | None) ->
 def _job(entry: Entry, payload: dict, key: str, late: dict | None, bundle: dict, config: BatchConfig) -> dict:
     return {"name": entry.name, "key": key, "payload": payload, "late": late, "assignment": bundle,
             "exercise_ids": config.exercise_ids or None, "seed": config.seed.value, "seed_kind": config.seed.kind,
-            "max_bytes": config.max_bytes, "max_files": config.max_files}
+            "max_bytes": config.max_bytes, "max_files": config.max_files,
+            # Out of the student's sight: the other submissions (a copy of a classmate's correct module
+            # would otherwise be an import away) and every report written so far.
+            "hide": [str(Path(config.submissions).resolve()), str(Path(config.out).resolve())]}
 
 
 def _executor(config: BatchConfig):
@@ -191,7 +194,8 @@ def run_batch(config: BatchConfig, stream=None) -> BatchRun:
     """Grade every submission in config.submissions that is not graded yet; write all outputs."""
     started = time.monotonic()
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not out.exists():  # the class's reports: the grader's user alone reads them (docs/security.md)
+        out.mkdir(parents=True, mode=0o700)
     run = BatchRun()
     entries, skipped = discover(config.submissions, exclude=(out,))
     run.total, run.skipped_entries = len(entries), [p.name for p in skipped]

@@ -154,7 +154,8 @@ def grade_job(job: dict) -> dict:
             path = materialize(job["payload"], tmp / "submission", job["max_bytes"], job["max_files"])
             starter = _starter_shingles(job["assignment"], assignment, job["exercise_ids"])
             shingles = similarity.code_shingles(path, starter)
-            result = grade(path, assignment, Seed(job["seed"], job["seed_kind"]), exercise_ids=job["exercise_ids"])
+            result = grade(path, assignment, Seed(job["seed"], job["seed_kind"]), exercise_ids=job["exercise_ids"],
+                           hide=job.get("hide", ()))
             if job["payload"].get("links"):
                 links = ", ".join(job["payload"]["links"])
                 result.notes.append(_("links are not followed: {links}").format(links=links))
