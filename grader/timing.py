@@ -225,30 +225,32 @@ def measure(backends: list[tuple[Timing, object]], workload: Workload, budget_s:
 def time_torch(workload: Workload, device: str = "cpu", X: np.ndarray | None = None,
                labels: np.ndarray | None = None, threads: int | None = None, seed: int = 0) -> Timing:
     """Time train steps of the reference nn.Module on `device` alone (the scaling sweep, and tests)."""
-    timing = torch_timing(workload, device, threads)
-    if timing.status != "ok":
-        return timing
     if X is None or labels is None:
         X, labels = synthetic_batch(workload, seed)
-    timing.heap = keep_freed_memory()
-    with torch_threads(threads):
-        try:
-            runner = TorchRunner(workload, torch.device(device), X, labels, seed)
-        except RuntimeError as error:
-            timing.status, timing.note = "failed", failure_note(error)
-            return timing
-        measure([(timing, runner)], workload)
+    timing, runner = torch_backend(workload, device, X, labels, threads, seed)
+    if runner is not None:
+        with torch_threads(threads):
+            measure([(timing, runner)], workload)
     return timing
 
 
-def torch_timing(workload: Workload, device: str, threads: int | None) -> Timing:
-    """The empty row of a PyTorch backend; "skipped" already when it names CUDA and there is none."""
+def torch_backend(workload: Workload, device: str, X: np.ndarray, labels: np.ndarray, threads: int | None,
+                  seed: int = 0) -> tuple[Timing, TorchRunner | None]:
+    """A PyTorch backend's row and its runner, or no runner when the row is already settled: "skipped"
+    for CUDA without a device, "failed" when setting it up on the device raised (out of memory, a driver
+    error)."""
     dev = torch.device(device)
     timing = Timing(backend="PyTorch CUDA" if dev.type == "cuda" else "PyTorch CPU", device=str(dev),
                     dtype=workload.dtype, threads=threads if dev.type == "cpu" else None)
     if dev.type == "cuda" and not cuda_available():
         timing.status, timing.note = "skipped", NO_CUDA
-    return timing
+        return timing, None
+    timing.heap = keep_freed_memory()
+    try:
+        return timing, TorchRunner(workload, dev, X, labels, seed)
+    except RuntimeError as error:
+        timing.status, timing.note = "failed", failure_note(error)
+        return timing, None
 
 
 def time_student(sandbox, handle, method: str, workload: Workload, X: np.ndarray, Y: np.ndarray,

@@ -143,3 +143,14 @@ def test_gpu_work_is_bracketed_by_synchronize(monkeypatch):
     calls.clear()
     assert runner.run(4) > 0
     assert calls == ["sync", "sync"] and steps == [1, 1, 1, 1]  # one wait before the first step, one after the last
+
+
+def test_a_device_that_fails_to_set_up_is_a_failed_row_without_a_runner(monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory while allocating")
+
+    workload = timing.Workload(features=5, hidden=7, classes=3, batch=6)
+    monkeypatch.setattr(timing, "TorchRunner", out_of_memory)
+    row, runner = timing.torch_backend(workload, "cpu", *timing.synthetic_batch(workload), threads=1)
+    assert runner is None and row.status == "failed" and row.note.startswith("RuntimeError: CUDA out of memory")
+    assert timing.time_torch(workload, "cpu").status == "failed"

@@ -9,15 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import numpy as np
-import torch
 
 from ..data import DataError, load_dataset
 from ..results import ERROR, SKIPPED, CaseResult
-from ..sandbox.heap import keep_freed_memory
 from ..spec import Case, Model
-from ..timing import (SCHEDULE, STUDENT, TIME_BUDGET_S, StudentRunner, Timing, TorchRunner, Workload,
-                      environment, failure_note, measure, sandbox_blas_threads, scaling_sweep, torch_threads,
-                      torch_timing)
+from ..timing import (SCHEDULE, STUDENT, TIME_BUDGET_S, StudentRunner, Timing, Workload, environment, measure,
+                      sandbox_blas_threads, scaling_sweep, torch_backend, torch_threads)
 from .base import NotAttempted, Unavailable, check_kind, run_check
 from .model import Instance, make_params
 from .training import training_config
@@ -56,21 +53,15 @@ def model_timing(ctx, model: Model, points: float):
                 student.dtype = workload.dtype = str(np.dtype(instance.dtype))
         except (NotAttempted, Unavailable) as why:
             student.status, student.note = "skipped", str(why)
-        backends = [student] + [torch_timing(workload, device, threads) for device in devices]
         runner = None
         if student.status == "ok":
             runner = StudentRunner(ctx.sandbox, instance.handle, method, workload, X, Y, ctx.output)
-        pairs = [(student, runner)] if runner else []
-        heap = keep_freed_memory()
+        pairs = [(student, runner)] + [torch_backend(workload, device, X, data.y_train, threads)
+                                       for device in devices]
+        backends = [timing for timing, _runner in pairs]
         with torch_threads(threads):
-            for timing, device in zip(backends[1:], devices):
-                if timing.status == "ok":
-                    timing.heap = heap
-                    try:
-                        pairs.append((timing, TorchRunner(workload, torch.device(device), X, data.y_train)))
-                    except RuntimeError as error:
-                        timing.status, timing.note = "failed", failure_note(error)
-            measure(pairs, workload, float(settings.get("time_budget_s", TIME_BUDGET_S)))
+            measure([pair for pair in pairs if pair[1] is not None], workload,
+                    float(settings.get("time_budget_s", TIME_BUDGET_S)))
         if runner is not None:
             runner.annotate(student)
         if instance is not None and instance.handle is not None:
