@@ -149,8 +149,8 @@ def version_warnings(path: Path, written_for: Any, running: str = __version__) -
     if _version(written_for) <= _version(running):
         return []
     return [_("{path} was written for grader version {want}, newer than this grader ({have}): exercises, check "
-              "kinds or options it relies on may be missing or graded differently. Upgrade the grader "
-              "(pip install -U nn-autograder) before grading with it.").format(path=path, want=written_for,
+              "kinds or options it relies on may be missing or graded differently. Install the grader "
+              "the course gives (the wheel in a student repository's .grader/ folder) before grading with it.").format(path=path, want=written_for,
                                                                              have=running)]
 
 

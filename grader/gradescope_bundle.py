@@ -6,7 +6,9 @@ submission run_autograder runs from /autograder with the student's files in /aut
 and must write /autograder/results/results.json (grader/report/gradescope.py, which carries each
 check's visibility, so hidden checks stay hidden).
 
-Beside the scripts the zip holds the assignment (assignment.toml, plus the instructor's own exercise
+Beside the scripts the zip holds the grader's own wheel (grader/own_wheel.py: the running grader,
+installed by setup.sh without a package index that has to know it; --package installs another
+source instead), the assignment (assignment.toml, plus the instructor's own exercise
 files it names) and, with --seed-file, the private seed (seed.txt). run_autograder hands the seed to
 `grade --seed-file`: the grading process reads it, and student code, which runs in the sandbox child
 with an environment built from nothing and no seed argument, is never given it.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shlex
 import zipfile
 from pathlib import Path
 
@@ -58,7 +61,8 @@ def bundle_files(assignment: Path | None = None, seed_file: Path | None = None,
                  package: str | None = None) -> dict[str, tuple[bytes, int]]:
     """The zip's contents: name -> (bytes, Unix mode)."""
     from .assignment import AssignmentError, builtin_dir, load_assignment
-    from .init_ci import TORCH_CPU_INDEX, InitCIError, default_package, install_commands, render_template
+    from .init_ci import TORCH_CPU_INDEX, InitCIError, install_commands, render_template
+    from .own_wheel import WheelError, own_wheel
     from .seeds import SeedError, resolve_seed
 
     try:
@@ -83,12 +87,21 @@ def bundle_files(assignment: Path | None = None, seed_file: Path | None = None,
     if seed_file is not None:
         files[SEED_FILE] = (Path(seed_file).read_bytes(), 0o600)
 
-    package = package or default_package()
-    values = dict(package=package, seed=seed_file is not None, torch_index=TORCH_CPU_INDEX)
+    if package is None:
+        try:
+            wheel, data = own_wheel()
+        except WheelError as error:
+            raise BundleError(str(error)) from None
+        files[wheel] = (data, 0o644)
+        package, install = wheel, f'"$SOURCE/{wheel}"'  # setup.sh installs the bundled wheel
+    else:
+        install = shlex.quote(package)
+    values = dict(install=install, seed=seed_file is not None, torch_index=TORCH_CPU_INDEX)
     files["setup.sh"] = (render_template("gradescope/setup.sh.j2", **values).encode(), 0o755)
     files["run_autograder"] = (render_template("gradescope/run_autograder.j2", **values).encode(), 0o755)
-    listing = "\n".join(f"{name:<15} " + ("the assignment" if name == ASSIGNMENT_FILE else "an exercise file")
-                        for name in files if name.endswith((".py", ".toml")))
+    described = {ASSIGNMENT_FILE: "the assignment", ".py": "an exercise file", ".whl": "the grader, installed by setup.sh"}
+    listing = "\n".join(f"{name:<15} " + (described.get(name) or described[Path(name).suffix])
+                         for name in files if name.endswith((".py", ".toml", ".whl")))
     seed = ("seed.txt        the private seed: the grade uses private inputs" if seed_file is not None else
             "No seed.txt: Gradescope grades with the assignment's public practice seed.")
     files["README.txt"] = (README.format(version=__version__, package=package, files=listing, seed=seed).encode(),

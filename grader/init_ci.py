@@ -1,8 +1,9 @@
 """`grade init-ci`: write a CI workflow into a student repository.
 
 The workflow installs CPU-only PyTorch (the default wheel pulls gigabytes of CUDA libraries a CI runner
-cannot use) and this exact grader version (so the checks a student sees in CI are the ones the course
-runs), grades with the public practice seed, keeps the report as an artifact and fails the job when
+cannot use) and this exact grader, from its wheel written into the repository's .grader/ folder (so the
+checks a student sees in CI are the ones the course runs, and no package index has to know the
+grader), or what --package names (a git URL, an index's requirement) when the instructor prefers; grades with the public practice seed, keeps the report as an artifact and fails the job when
 the score is under a threshold. The commands are built here once; the README shows the same ones.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .i18n import _
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_CPU = f"pip install torch --index-url {TORCH_CPU_INDEX}"
 REPORT_DIR = "grade-report"
+WHEEL_DIR = ".grader"  # in the student repository: the grader's wheel the workflow installs
 DEFAULT_FAIL_UNDER = 100.0
 
 # provider -> (template under templates/ci/, where the workflow goes in the repository)
@@ -30,10 +32,6 @@ class InitCIError(Exception):
     pass
 
 
-def default_package() -> str:
-    return f"nn-autograder=={__version__}"
-
-
 def _plain(value: str, what: str) -> str:
     # Values land in YAML and shell lines; a line break or control character would split either.
     if not value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
@@ -42,7 +40,10 @@ def _plain(value: str, what: str) -> str:
 
 
 def install_commands(package: str | None = None) -> list[str]:
-    return [TORCH_CPU, shlex.join(["pip", "install", _plain(package or default_package(), "--package")])]
+    """CPU-only torch, then the grader: --package when given, else this grader's wheel in WHEEL_DIR."""
+    from .own_wheel import wheel_name
+    return [TORCH_CPU, shlex.join(["pip", "install", _plain(package, "--package") if package is not None
+                                   else f"{WHEEL_DIR}/{wheel_name()}"])]
 
 
 def grade_command(submission: str = ".", fail_under: float = DEFAULT_FAIL_UNDER, assignment: str | None = None) -> str:
@@ -75,12 +76,30 @@ def render_workflow(provider: str = "github", submission: str = ".", fail_under:
 
 
 def write_workflow(repo: Path, provider: str = "github", *, force: bool = False, **options) -> Path:
-    """Write the provider's workflow file into the repository at `repo`; refuse to overwrite one."""
+    """Write the provider's workflow file into the repository at `repo`, and the grader's wheel into its
+    WHEEL_DIR unless --package names another source; refuse to overwrite a workflow."""
     text = render_workflow(provider, **options)
     target = Path(repo) / PROVIDERS[provider][1]
     if target.exists() and not force:
         raise InitCIError(_("{path} already exists; merge the grading job into it by hand, or pass --force "
                             "to replace it.").format(path=target))
+    if options.get("package") is None:
+        write_wheel(Path(repo) / WHEEL_DIR)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def write_wheel(folder: Path) -> Path:
+    """The running grader's wheel into `folder`, replacing the wheels of other grader versions there."""
+    from .own_wheel import WheelError, own_wheel
+    try:
+        name, data = own_wheel()
+    except WheelError as error:
+        raise InitCIError(str(error)) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("nn_autograder-*.whl"):
+        if old.name != name:
+            old.unlink()
+    (folder / name).write_bytes(data)
+    return folder / name

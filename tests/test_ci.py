@@ -182,10 +182,11 @@ def test_github_workflow_is_valid_yaml_running_the_readmes_commands(tmp_path):
     commands = [line for step in steps for line in step.get("run", "").splitlines() if line.strip()]
     readme = _readme_ci_commands()
     assert commands == install_commands() + [grade_command()]
-    # The README shows the same commands; only the pinned version moves with releases.
-    pin = re.compile(r"nn-autograder==[\w.]+")
+    # The README shows the same commands; only the wheel's version moves with releases.
+    pin = re.compile(r"nn_autograder-[\w.]+-py3-none-any\.whl")
     assert [pin.sub("PIN", c) for c in commands] == [pin.sub("PIN", c) for c in readme]
-    assert f"nn-autograder=={__version__}" in commands[1]
+    assert commands[1] == f"pip install .grader/nn_autograder-{__version__}-py3-none-any.whl"
+    assert (tmp_path / ".grader" / f"nn_autograder-{__version__}-py3-none-any.whl").is_file()
     assert "--index-url https://download.pytorch.org/whl/cpu" in commands[0]
     assert "--fail-under" in commands[2] and "--seed-file" not in commands[2]
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
@@ -212,3 +213,13 @@ def test_gitlab_workflow_and_options(tmp_path):
 def test_workflow_rejects_a_value_that_would_break_a_line():
     with pytest.raises(Exception, match="one line"):
         render_workflow(submission="sub\n      - run: curl evil")
+
+
+def test_package_option_installs_that_and_writes_no_wheel(tmp_path):
+    code, _, err = _grade_cli(["init-ci", "--repo", str(tmp_path), "--package",
+                               "nn-autograder @ git+https://example.org/grader@v1"])
+    assert code == 0, err
+    steps = yaml.safe_load((tmp_path / ".github/workflows/grade.yml").read_text())["jobs"]["grade"]["steps"]
+    install = next(s["run"] for s in steps if "Install" in s.get("name", ""))
+    assert "pip install 'nn-autograder @ git+https://example.org/grader@v1'" in install
+    assert not (tmp_path / ".grader").exists()

@@ -15,6 +15,7 @@ from helpers import make_submission
 
 from grader.assignment import builtin_dir
 from grader.cli import main
+from grader.own_wheel import wheel_name
 from grader.results import VISIBILITIES
 
 SEED = "918273645"
@@ -64,13 +65,14 @@ def test_bundle_layout(tmp_path):
         modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in archive.infolist()}
         scripts = {name: archive.read(name).decode() for name in ("setup.sh", "run_autograder")}
         assert archive.read("seed.txt").decode().strip() == SEED
-    assert names == {"setup.sh", "run_autograder", "assignment.toml", "ex/layers.py", "seed.txt", "README.txt"}
+    assert names == {"setup.sh", "run_autograder", "assignment.toml", "ex/layers.py", "seed.txt", "README.txt",
+                     wheel_name()}
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755 and modes["seed.txt"] == 0o600
     for name, text in scripts.items():
         assert text.startswith("#!/usr/bin/env bash\n")
         assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0, name
     assert "--index-url https://download.pytorch.org/whl/cpu" in scripts["setup.sh"]
-    assert "nn-autograder==" in scripts["setup.sh"]
+    assert f'pip" install "$SOURCE/{wheel_name()}"' in scripts["setup.sh"]  # the bundled wheel, no index
     assert '--seed-file "$SOURCE/seed.txt"' in scripts["run_autograder"]
     assert SEED not in scripts["run_autograder"] + scripts["setup.sh"]
 
@@ -121,3 +123,11 @@ def test_bundle_refuses_an_unreadable_seed_and_exercises_outside_the_assignment(
     assert run.exit_code == 2 and "outside the assignment's folder" in run.output
     assert not (tmp_path / "a.zip").exists()
 
+
+
+def test_package_option_installs_that_instead_of_the_wheel(tmp_path):
+    bundle = _build(tmp_path, "--package", "nn-autograder @ git+https://example.org/grader@v1")
+    with zipfile.ZipFile(bundle) as archive:
+        setup = archive.read("setup.sh").decode()
+        assert wheel_name() not in archive.namelist()
+    assert "pip\" install 'nn-autograder @ git+https://example.org/grader@v1'" in setup
