@@ -43,6 +43,7 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
                  search_path=plan.search_path,
                  policy=FrameworkPolicy.from_options(assignment.options),
                  hide=[assignment.path.parent, *hide]) as sandbox:
+        result.notes += sandbox.notes  # what the working copy left out (links, special files, over the caps)
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
         shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
         import_errors = {m: e for m, e in sandbox.start().items() if e is not None}

@@ -58,8 +58,9 @@ def alive(pid: int, start: int) -> bool:
     return int(fields[19]) == start and fields[0] not in (b"Z", b"X")
 
 
-def noted(path: Path) -> list[tuple[int, int]]:
-    return [tuple(json.loads(line)) for line in path.read_text().splitlines()]
+def noted(sb: Sandbox, rel: str) -> list[tuple[int, int]]:
+    """(pid, start) pairs the submission wrote to `rel`, read by the child (the grader never opens its files)."""
+    return [tuple(json.loads(line)) for line in bytes(sb.files(("read", rel)).value[0]).decode().splitlines()]
 
 
 def need(sb: Sandbox, protection: str) -> None:
@@ -129,7 +130,7 @@ def test_no_student_process_outlives_the_sandbox(tmp_path, confinement):
     with Sandbox(sub, ["leftover_processes"], LIMITS, isolation=None if confinement == "all protections" else OFF) \
             as sb:
         assert sb.call("launch").value == "launched"
-        procs = noted(sb.root / "report.json")
+        procs = noted(sb, "report.json")
         assert len(procs) >= 6 and all(alive(*p) for p in procs)
     assert not [p for p in procs if alive(*p)]
 

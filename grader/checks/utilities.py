@@ -16,7 +16,6 @@ as the network's parameters (model.make_params), multiplied by the Arg's `scale`
 """
 from __future__ import annotations
 
-import shutil
 from contextlib import nullcontext
 from types import SimpleNamespace
 
@@ -344,7 +343,6 @@ def save_load(ctx, fn: Function, points: float):
     held = ("returned_dict", "keys", "exact")
 
     def body(result):
-        folder = ctx.sandbox.root  # the child's working folder, as this machine sees it
         save_name, load_name = ctx.student_name(fn.name), ctx.student_name(loader)
         ctx.require(loader)
         for i, case in enumerate(fn.cases):
@@ -353,19 +351,27 @@ def save_load(ctx, fn: Function, points: float):
             label = _("case {i}: {names}").format(i=i + 1, names=", ".join(
                 f"{k} {v.shape}" for k, v in models[0].items()))
             call = describe_call(save_name, *_named({"params": models[0], "path": first}))
-            failure = None
+            # Every file operation runs in the student's process (Sandbox.files): the grader never opens a
+            # path in the working folder, where student code may have planted links.
+            cleared = ctx.sandbox.files(*(("remove", path) for path in SAVE_PATHS))
+            failure = outcome_failure(cleared, _("preparing the working folder"))
             for params, path in zip(models, (first, second)):
-                (folder / path).unlink(missing_ok=True)
                 failure = failure or outcome_failure(ctx.call(fn.name, params, path, return_args=False),
                                                      f"{save_name}()")
             # What cannot be established counts as holding: only the first fact that fails is reported.
-            facts = {"file_written": (folder / first).is_file() and (folder / second).is_file(),
-                     "returned_dict": True, "keys": True, "positional_keys": False, "exact": True,
-                     "loads_from_file": True}
+            facts = {"file_written": False, "returned_dict": True, "keys": True, "positional_keys": False,
+                     "exact": True, "loads_from_file": True}
             messages = dict(SAVE_MESSAGES, file_written=SAVE_MESSAGES["file_written"].format(path=first))
+            if failure is None:
+                found = ctx.sandbox.files(("is_file", first), ("is_file", second), ("copy", first, copy))
+                failure = outcome_failure(found, _("checking the saved files"))
+                facts["file_written"] = failure is None and all(v is True for v in found.value[:2])
+                copied = failure is None and found.value[2] is True
             if failure is None and facts["file_written"]:
-                shutil.copyfile(folder / first, folder / copy)
                 for path, params in ((second, models[1]), (first, models[0]), (copy, models[0])):
+                    if path == copy and not copied:
+                        facts["loads_from_file"] = False
+                        break
                     outcome = ctx.call(loader, path, return_args=False)
                     failure = outcome_failure(outcome, f"{load_name}()")
                     found, texts = _same_params(outcome.value, params) if failure is None else ({}, {})

@@ -105,7 +105,7 @@ def _ns(pid: int | str, name: str) -> str | None:
 
 
 class Confinement:
-    def __init__(self, options: Isolation, tmp: Path, copy: Path, original: Path, hide=(), pids_max: int = 20,
+    def __init__(self, options: Isolation, copy, original: Path, hide=(), pids_max: int = 20,
                  memory_max: int = 0):
         self.options = options
         self.user = self.cgroup = self.view = None
@@ -114,19 +114,19 @@ class Confinement:
                                                                   "grader_subreaper": False}
         self._released = False
         try:
-            self._set_up(tmp, copy, original, hide, pids_max, memory_max)
+            self._set_up(copy, original, hide, pids_max, memory_max)
         except BaseException:
             self.close()
             raise
 
-    def _set_up(self, tmp, copy, original, hide, pids_max, memory_max) -> None:
+    def _set_up(self, copy, original, hide, pids_max, memory_max) -> None:
+        """copy: the sandbox's WorkingCopy (its folder is handed to the sandbox user, never read here)."""
+        tmp = copy.folder
         options = self.options
         self.user = users.acquire_user() if options.unprivileged_user and LINUX else None
         if self.user is not None:
             reaper.end_processes(None, uid=self.user.uid)  # leftovers of a grader that was killed mid-run
-            os.chmod(tmp, 0o711)  # the child may pass through, but not list, the sandbox folder
-            for path in (copy, tmp / "home", tmp / "tmp"):
-                users.hand_over(path, self.user)
+            copy.hand_over(self.user)
         if options.cgroup and LINUX:
             self.cgroup = SandboxCgroup.create(f"{PREFIX}{os.getpid()}-{tmp.name}", pids_max, memory_max)
         if (options.hide_files or self.user is not None) and LINUX:  # the uid may need Python's folders shown

@@ -16,11 +16,9 @@ import json
 import math
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from . import wire
 from ..policy import Violation
 from .confinement import Confinement, Isolation  # noqa: F401 - Isolation is re-exported for callers
 from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for callers
+from .workdir import WorkingCopy
 
 CHILD = Path(__file__).with_name("child.py")
 TICK = 0.02  # seconds between CPU/liveness checks while waiting; bounds the CPU overshoot of a limit
@@ -261,7 +260,7 @@ def _cleanup(res: dict) -> None:
         child.close_fds()
     if confinement is not None:
         confinement.close()
-    shutil.rmtree(res["tmp"], ignore_errors=True)
+    res["copy"].remove()
 
 
 def _module_name(m: str) -> str:
@@ -311,30 +310,21 @@ class Sandbox:
         else:
             self.defined_in, names = {}, [_module_name(m) for m in modules]
         self.modules = list(dict.fromkeys(names))
-        self.tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
-        self._res: dict[str, Any] = {"tmp": self.tmp}
+        self._copy = WorkingCopy(Path(root), files)
+        self.notes = list(self._copy.notes)  # what the copy left out (links, special files, over the caps)
+        self._res: dict[str, Any] = {"copy": self._copy}
         self._finalizer = weakref.finalize(self, _cleanup, self._res)
-        self.root = self.tmp / "submission"
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints")
-        shutil.copytree(root, self.root, symlinks=True, ignore=ignore)
-        for rel, text in (files or {}).items():
-            target = self.root / rel
-            if Path(rel).is_absolute() or ".." in Path(rel).parts or os.path.lexists(target) \
-                    or not target.parent.resolve().is_relative_to(self.root.resolve()):
-                raise ValueError(f"generated file {rel!r} must be a new file inside the submission copy")
-            target.write_text(text, encoding="utf-8")
+        self.cwd = str(self._copy.root)  # where the child runs, for messages: never opened by the grader
         self.search_path: list[str] = []
         for folder in search_path or []:
             folder = Path(folder)
             rel = folder.resolve().relative_to(Path(root).resolve()) if folder.is_absolute() else folder
             if rel.as_posix() != "." and rel.as_posix() not in self.search_path:
                 self.search_path.append(rel.as_posix())
-        for d in ("home", "tmp"):
-            (self.tmp / d).mkdir()
         self.env = {  # built from nothing: no secrets or PYTHON* settings leak from the grader
             "PATH": os.defpath,
-            "HOME": str(self.tmp / "home"),
-            "TMPDIR": str(self.tmp / "tmp"),
+            "HOME": str(self._copy.home),
+            "TMPDIR": str(self._copy.temp),
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
             "PYTHONHASHSEED": "0",
@@ -351,7 +341,7 @@ class Sandbox:
         self.policy = policy
         self._violations: list[Violation] = []
         self._flagged: set[int] = set()  # pids already found with a framework loaded
-        self._confinement = Confinement(isolation or Isolation(), self.tmp, self.root, Path(root), hide,
+        self._confinement = Confinement(isolation or Isolation(), self._copy, Path(root), hide,
                                         pids_max=self.limits.extra_processes + 4,
                                         memory_max=self.limits.memory_bytes)
         self._res["confinement"] = self._confinement
@@ -515,6 +505,23 @@ class Sandbox:
         header = {"op": "setattr", "obj": h, "module": _module_name(module) if module else None}
         return self._run(header, {"values": dict(values)}, self.limits.cpu_s_per_call, label, None)[0]
 
+    def files(self, *actions: tuple, label: str = "file operations") -> Outcome:
+        """File operations inside the child's working folder, done by the child as the sandbox's user under
+        the per-call time limit: the grader never opens a path there. Each action is ("remove", path),
+        ("is_file", path), ("copy", src, dst) or ("read", path), with paths relative to the working folder;
+        Outcome.value lists their results (bools; for "read" a uint8 array, None for a non-regular file)."""
+        blocked = self._blocked(None, None, None, label)
+        if blocked:
+            return Outcome(ok=False, error=blocked)
+        header = {"op": "files", "actions": [[str(part) for part in action] for action in actions]}
+        outcome, _, values = self._run(header, None, self.limits.cpu_s_per_call, label, None)
+        if outcome.ok:
+            results = values.get("results")
+            if not isinstance(results, list) or len(results) != len(actions):
+                return self._protocol_failure(outcome, label, "file operations came back incomplete")
+            outcome.value = results
+        return outcome
+
     def drop(self, *handles: int | Handle) -> None:
         """Let the child free kept objects (best effort; nothing happens if the child is gone)."""
         ids = [h.id if isinstance(h, Handle) else int(h) for h in handles]
@@ -593,7 +600,7 @@ class Sandbox:
                 fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
             except (OSError, AttributeError):
                 pass
-        cfg = {"req": req_r, "resp": resp_w, "root": str(self.root), "path": self.search_path, "rlimits": rlimits,
+        cfg = {"req": req_r, "resp": resp_w, "root": self.cwd, "path": self.search_path, "rlimits": rlimits,
                "first_handle": self._next_handle, "isolation": self._confinement.child_config(),
                "block": self.policy.child_config() if self.policy is not None else [],
                "wire": {"max_elements": lim.max_elements, "max_header_bytes": self.wire_limits.max_header_bytes}}
@@ -604,7 +611,7 @@ class Sandbox:
         try:
             proc = self._confinement.spawn(
                 [sys.executable, *flags, str(CHILD), json.dumps(cfg)],
-                cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, stdout=cap_w, stderr=subprocess.STDOUT,
+                cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=cap_w, stderr=subprocess.STDOUT,
                 pass_fds=(req_r, resp_w), start_new_session=True, close_fds=True,
             )
         except OSError as e:

@@ -12,7 +12,6 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 try:
     import fcntl
@@ -94,13 +93,3 @@ def acquire_user() -> SandboxUser | None:
             continue
         return SandboxUser(uid, uid, fd)
     return None
-
-
-def hand_over(path: Path, user: SandboxUser) -> None:
-    """Make a tree the sandbox user's own (its copy of the submission, its home and temp folder)."""
-    for folder, dirs, files in os.walk(path):
-        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-            try:
-                os.lchown(name, user.uid, user.gid)
-            except OSError:
-                pass
