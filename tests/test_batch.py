@@ -465,3 +465,48 @@ def test_each_submission_is_graded_with_the_class_and_the_reports_hidden(spec, k
     outcome = worker.grade_job(job)
     assert set(seen["hide"]) == {str(klass.resolve()), str((tmp_path / "out").resolve())}
     assert outcome["record"]["status"] == "graded"
+
+
+def _batch_tree(pid: int) -> set[tuple[int, int]]:
+    """(pid, start time) of `pid`'s live descendants: the fork server, the workers, their sandbox children."""
+    from grader.sandbox import reaper
+    table = reaper.process_table()
+    return {(p, table[p].start) for p in reaper.descendants({pid}, table) - {pid} if table[p].state not in "ZX"}
+
+
+def test_kill_9_of_the_batch_process_leaves_no_worker_behind(spec, tmp_path):
+    """Only the batch process is killed (not its group): the fork server, the workers and the student's
+    processes die with it."""
+    from grader.sandbox import reaper
+    submissions, out = tmp_path / "class", tmp_path / "out"
+    for name in ("a", "b", "c"):
+        make_submission(submissions / name)
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", str(submissions), "--out", str(out), "-j",
+                             "2", "-e", "network", "--assignment", str(spec.path)], start_new_session=True,
+                            env={**os.environ, "GRADER_PRIVATE_SEED": str(SEED.value)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tree: set[tuple[int, int]] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:  # the server, 2 workers, a sandbox child
+            tree = _batch_tree(proc.pid)
+            if len(tree) >= 4:
+                break
+            time.sleep(0.05)
+        assert len(tree) >= 4, "the batch never had its workers running"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            table = reaper.process_table()
+            left = [pid for pid, start in tree if pid in table and table[pid].start == start
+                    and table[pid].state not in "ZX"]
+            if not left:
+                break
+            time.sleep(0.05)
+        assert left == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

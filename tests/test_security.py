@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -416,3 +417,57 @@ def test_a_grader_without_root_still_confines_the_child(tmp_path):
     assert report["bomb"]["error"] and report["bomb"]["started"] <= 8 + 4
     if p["network_namespace"]:  # unprivileged user namespaces are allowed here
         assert report["network"]["interfaces"] == ["lo"] and p["hidden_paths"]
+
+
+# ------------------------------------------------------------------- what a killed grader left behind
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+def test_a_killed_graders_cgroups_are_emptied_and_removed_at_the_next_start():
+    from grader.sandbox import cgroups
+    probe = cgroups.SandboxCgroup.create(f"{cgroups.PREFIX}{os.getpid()}-probe", 10, 0)
+    if probe is None:
+        pytest.skip("no cgroup can be made here (docs/security.md)")
+    bases = [d.parent for d in probe.dirs]
+    probe.remove()
+    stale = [b / f"{cgroups.PREFIX}{_dead_pid()}-grader-sandbox-stale" for b in bases]
+    live = [b / f"{cgroups.PREFIX}{os.getpid()}-grader-sandbox-live" for b in bases]
+    for d in stale + live:
+        d.mkdir()
+    leftover = subprocess.Popen(["sleep", "60"])
+    (stale[0] / "cgroup.procs").write_text(str(leftover.pid))
+    try:
+        following = cgroups.SandboxCgroup.create(f"{cgroups.PREFIX}{os.getpid()}-next", 10, 0)  # the next start
+        following.remove()
+        assert leftover.wait(timeout=5) == -signal.SIGKILL
+        assert not any(d.exists() for d in stale) and all(d.exists() for d in live)
+    finally:
+        leftover.kill()
+        for d in stale + live:
+            if d.exists():
+                d.rmdir()
+
+
+@pytest.mark.skipif(not ROOT, reason="pool uids are root's")
+def test_processes_of_an_abandoned_sandbox_uid_are_ended_and_a_held_one_kept():
+    from grader.sandbox import confinement, users
+    held = users.acquire_user()
+    abandoned = users.acquire_user()
+    abandoned.release()  # as a killed grader's: the lock went with it, the processes stayed
+
+    def as_uid(uid):
+        return subprocess.Popen(["sleep", "60"], preexec_fn=lambda: (os.setgid(uid), os.setuid(uid)))
+    stray, kept = as_uid(abandoned.uid), as_uid(held.uid)
+    try:
+        assert abandoned.uid in confinement.end_abandoned_processes()
+        stray.wait(timeout=5)  # (reaped by the grader's reaper: the status is gone with it)
+        assert not Path(f"/proc/{stray.pid}").exists() and kept.poll() is None
+    finally:
+        for p in (stray, kept):
+            p.kill()
+            p.wait()
+        held.release()

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from ..i18n import _
 
-PRELOAD = ["grader.batch.worker"]
+PRELOAD = ["grader.batch.lifeline", "grader.batch.worker"]  # lifeline first: the server dies with the batch
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                   "VECLIB_MAXIMUM_THREADS")
 ATTEMPTS = 2  # a job running when a worker process died is tried once more in a fresh pool
@@ -34,8 +34,10 @@ def default_workers() -> int:
 def _one_blas_thread():
     """The environment the fork server (hence every worker) starts with: one BLAS thread, so N workers
     use N cores; OpenBLAS reads this when NumPy is imported, before anything could change it."""
-    saved = {n: os.environ.get(n) for n in BLAS_VARIABLES}
-    os.environ.update({n: "1" for n in BLAS_VARIABLES})
+    from .lifeline import PARENT_ENV
+    names = (*BLAS_VARIABLES, PARENT_ENV)
+    saved = {n: os.environ.get(n) for n in names}
+    os.environ.update({n: "1" for n in BLAS_VARIABLES}, **{PARENT_ENV: str(os.getpid())})
     try:
         yield
     finally:
@@ -92,6 +94,9 @@ class LocalPool:
 # Trampolines: the parent pickles these by name without importing the worker module (and PyTorch) itself;
 # in a worker the fork server has already imported it.
 def _init_worker() -> None:
+    from . import lifeline
+    if lifeline.SERVER_PID is not None:  # forked by the fork server: die with it
+        lifeline.die_with_parent(lifeline.SERVER_PID)
     from .worker import init_worker
     init_worker()
 

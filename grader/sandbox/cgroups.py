@@ -69,19 +69,23 @@ def _write(path: Path, text: str) -> bool:
         return False
 
 
-def _remove_stale(parent: Path) -> None:
-    """Empty groups left by a grader that was killed (named nn-grader-<its pid>-...)."""
+def _remove_stale(parent: Path) -> list[Path]:
+    """Groups left by a grader that was killed (named nn-grader-<its pid>-...): their processes are killed
+    and the groups removed. A group whose grader still runs is left alone. Returns the groups removed."""
     try:
         entries = [e for e in parent.iterdir() if e.name.startswith(PREFIX)]
     except OSError:
-        return
+        return []
+    removed = []
     for entry in entries:
         pid = entry.name[len(PREFIX):].partition("-")[0]
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            try:
-                entry.rmdir()  # refused while it still holds processes
-            except OSError:
-                pass
+            group = SandboxCgroup([entry], {"pids": False, "memory": False})
+            group.kill()
+            group.remove(wait_s=0.5)
+            if not entry.exists():
+                removed.append(entry)
+    return removed
 
 
 class SandboxCgroup:

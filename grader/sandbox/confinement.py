@@ -104,6 +104,19 @@ def _ns(pid: int | str, name: str) -> str | None:
         return None
 
 
+_swept: list[bool] = []
+
+
+def end_abandoned_processes() -> set[int]:
+    """Kill what still runs under a pool uid that no sandbox holds (a grader killed mid-run left it);
+    returns those uids. Done once per grader process, before its first sandbox."""
+    table = reaper.process_table(with_uid=True)
+    abandoned = users.abandoned_uids({p.uid for p in table.values() if p.uid is not None})
+    for uid in abandoned:
+        reaper.end_processes(None, uid=uid)
+    return abandoned
+
+
 class Confinement:
     def __init__(self, options: Isolation, copy, original: Path, hide=(), pids_max: int = 20,
                  memory_max: int = 0):
@@ -123,6 +136,9 @@ class Confinement:
         """copy: the sandbox's WorkingCopy (its folder is handed to the sandbox user, never read here)."""
         tmp = copy.folder
         options = self.options
+        if not _swept and LINUX:
+            _swept.append(True)
+            end_abandoned_processes()
         self.user = users.acquire_user() if options.unprivileged_user and LINUX else None
         if self.user is not None:
             reaper.end_processes(None, uid=self.user.uid)  # leftovers of a grader that was killed mid-run

@@ -93,3 +93,30 @@ def acquire_user() -> SandboxUser | None:
             continue
         return SandboxUser(uid, uid, fd)
     return None
+
+
+def abandoned_uids(uids: set[int]) -> set[int]:
+    """Those of `uids` that are pool uids no sandbox holds (their lock is free): what processes still run
+    under them were left by a grader that was killed."""
+    folder = _lock_dir() if fcntl is not None and hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    if folder is None:
+        return set()
+    free = set()
+    for uid in uids:
+        if not POOL_BASE <= uid < POOL_BASE + POOL_SIZE:
+            continue
+        try:
+            fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            free.add(uid)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            free.add(uid)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return free
