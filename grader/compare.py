@@ -71,6 +71,10 @@ def shapes_equivalent(a, b) -> bool:
 
 
 def _num(x: float) -> str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
     return f"{x:.4g}"
 
 
@@ -98,6 +102,8 @@ def compare(
     rtol: float | None = None,
     atol: float | None = None,
     scale="expected",
+    terms=None,
+    slack=None,
     label: str = "output",
     exact: bool = False,
     equal_nan: bool = False,
@@ -105,9 +111,22 @@ def compare(
 ) -> Comparison:
     """Compare a student's `actual` with the reference `expected` (float64).
 
-    Passes iff |actual - expected| <= atol_eff + rtol * |expected| elementwise, where the tolerances
-    follow actual's dtype and atol_eff = atol * max|expected| (scale="expected"), atol * scale (a number)
-    or atol (scale=None). exact=True requires equality (labels, masks).
+    An element passes iff |actual - expected| <= atol * T + rtol * |expected| + slack, with rtol and
+    atol torch.testing's for actual's dtype (or the caller's), and T the element's scale:
+
+    - `terms` given (the checks give it: grader/terms.py): T = max(terms, |expected|) per element, the
+      magnitude of the terms that form the element. A correct computation in any reasonable order
+      (another association, a Jacobian product instead of a fused kernel, float32) differs from the
+      reference by roundings of those terms, not of the result: where terms of size 1 cancel to 1e-47
+      every order leaves a leftover near 1e-16, and where the terms are as small as the result the
+      tolerance stays as tight as the result. Scaling by the largest output instead fails the first
+      (a saturated softmax's gradient is all rounding leftovers) and is loose on the second.
+    - otherwise T = max|expected| (scale="expected"), `scale` (a number) or 1 (scale=None).
+
+    T never goes below the student's dtype's smallest normal number divided by its epsilon, where
+    underflow (a probability of 1e-60 flushed to 0 in float32) is rounding too. `slack` is an absolute
+    allowance for a documented freedom (log(p + 1e-8) in a loss). exact=True requires equality.
+    NaN and Inf pass only where the reference has the same (NaN with equal_nan).
     """
     e = np.asarray(expected, dtype=np.float64)
     shape_e = tuple(int(s) for s in e.shape)
@@ -141,15 +160,9 @@ def compare(
         abs_e = np.abs(e)
         fin_a, fin_e = np.isfinite(af), np.isfinite(e)
         all_finite = bool(fin_a.all() and fin_e.all())
-        finite_abs_e = abs_e if all_finite or fin_e.all() else abs_e[fin_e]
-        magnitude = float(finite_abs_e.max()) if finite_abs_e.size else 0.0
-        if isinstance(scale, str):
-            if scale != "expected":
-                raise ValueError(f"scale must be 'expected', a number or None, not {scale!r}")
-            factor = magnitude if magnitude > 0 else 1.0
-        else:
-            factor = 1.0 if scale is None else float(scale)
-        atol_eff = atol * factor
+        atol_eff = atol * _scale(abs_e, fin_e, a.dtype, scale, terms, exact)
+        if slack is not None and not exact:
+            atol_eff = atol_eff + np.broadcast_to(np.abs(np.asarray(slack, dtype=np.float64)), shape_e)
 
         diff = np.abs(af - e)
         tol = atol_eff + rtol * abs_e
@@ -171,18 +184,19 @@ def compare(
         n_mis = n - int(np.count_nonzero(close))
         passed = n_mis == 0
 
-        # Statistics over finite differences, so that they stay meaningful numbers next to a NaN.
-        fin_diff = np.isfinite(diff)
-        masked_diff = diff if all_finite else np.where(fin_diff, diff, -1.0)
+        # Statistics over the failing elements (all of them when none fails), finite ones only: what the
+        # message points at must be an element that is off, and a NaN is stated, never subtracted.
+        pool = (~close if n_mis else np.ones(shape_e, bool)) & fin_a & fin_e
+        masked_diff = np.where(pool, diff, -1.0)
         i_abs = int(np.argmax(masked_diff))
-        max_abs = float(max(masked_diff.flat[i_abs], 0.0))
-        nonzero = (abs_e > 0) & fin_diff
+        max_abs = float(max(masked_diff.flat[i_abs], 0.0)) if pool.any() else None
+        nonzero = pool & (abs_e > 0)
         if nonzero.any():
             rel = np.divide(diff, abs_e, out=np.full(e.shape, -1.0), where=nonzero)
             i_rel = int(np.argmax(rel))
             max_rel = float(rel.flat[i_rel])
-        else:  # all-zero reference: relative error is undefined, report it against machine epsilon
-            i_rel, max_rel = i_abs, max_abs / np.finfo(np.float64).eps
+        else:  # the reference is 0 wherever the student is off: a relative error is not defined
+            i_rel, max_rel = i_abs, None
 
         if n_nonfinite:
             i_worst = int(np.argmax(bad_nonfinite))  # the first NaN/Inf, in C order
@@ -199,6 +213,8 @@ def compare(
 
     worst = _unravel(i_worst, shape_e)
     e_w, a_w = float(e.flat[i_worst]), float(af.flat[i_worst])
+    allowed_w = float(np.broadcast_to(atol_eff, shape_e).flat[i_worst])
+    allowed_abs = float(np.broadcast_to(atol_eff, shape_e).flat[i_abs]) + rtol * float(abs_e.flat[i_abs])
     if n_nonfinite:
         reason = "nonfinite"
         message = _("{label}: {bad} / {n} elements are NaN or Inf where the reference is finite; the first is at "
@@ -207,8 +223,8 @@ def compare(
     elif passed:
         reason = "ok"
         message = (_("{label}: all {n} elements equal").format(label=label, n=n) if exact else
-                   _("{label}: all {n} elements within tolerance (greatest absolute difference {diff}, up to "
-                     "{allowed} allowed)").format(label=label, n=n, diff=_num(max_abs), allowed=_num(atol_eff)))
+                   _("{label}: all {n} elements within tolerance (greatest absolute difference {diff})").format(
+                       label=label, n=n, diff=_num(max_abs or 0.0)))
     else:
         reason = "values"
         if e.ndim == 0:
@@ -222,20 +238,48 @@ def compare(
                 message += " " + _("At index {index}: expected {expected}, got {got}").format(
                     index=worst, expected=_num(e_w), got=_num(a_w))
             message += " " + _("(exact match required).")
+        elif max_abs is None:  # only non-finite elements are off
+            message += " " + _("At index {index}: expected {expected}, got {got}.").format(
+                index=worst, expected=_num(e_w), got=_num(a_w))
         elif e.ndim == 0:
-            message += ". " + _("Absolute difference: {abs} (up to {atol} allowed). Relative difference: {rel} "
-                                "(up to {rtol} allowed).").format(abs=_num(max_abs), atol=_num(atol_eff),
-                                                                  rel=_num(max_rel), rtol=_num(rtol))
+            message += ". " + _("Absolute difference: {abs} (up to {atol} allowed). Relative difference: {rel}"
+                                ".").format(abs=_num(max_abs), atol=_num(allowed_abs), rel=_rel(max_rel))
         else:
-            message += " " + _("Greatest absolute difference: {abs} at index {abs_index} (up to {atol} allowed). "
-                               "Greatest relative difference: {rel} at index {rel_index} (up to {rtol} "
-                               "allowed).").format(
-                abs=_num(max_abs), abs_index=_unravel(i_abs, shape_e), atol=_num(atol_eff), rel=_num(max_rel),
-                rel_index=_unravel(i_rel, shape_e), rtol=_num(rtol))
+            message += " " + _("Greatest absolute difference: {abs} at index {abs_index} (up to {atol} allowed "
+                               "there). Greatest relative difference: {rel}.").format(
+                abs=_num(max_abs), abs_index=_unravel(i_abs, shape_e), atol=_num(allowed_abs),
+                rel=_rel(max_rel, _unravel(i_rel, shape_e)))
 
     return Comparison(
-        passed=passed, reason=reason, message=message, rtol=float(rtol), atol=float(atol_eff),
-        max_abs_error=max_abs, max_rel_error=float(max_rel), worst_index=worst,
+        passed=passed, reason=reason, message=message, rtol=float(rtol), atol=allowed_w,
+        max_abs_error=max_abs, max_rel_error=max_rel, worst_index=worst,
         expected_at_worst=e_w, actual_at_worst=a_w, n_mismatched=n_mis, n_total=n,
         worst_rows=rows, error_map=error_map, **info,
     )
+
+
+def _scale(abs_e: np.ndarray, fin_e: np.ndarray, dtype, scale, terms, exact: bool):
+    """T of compare's rule: per element from `terms`, else one number (see compare)."""
+    if exact:
+        return 1.0
+    if terms is not None:
+        t = np.broadcast_to(np.abs(np.asarray(terms, dtype=np.float64)), abs_e.shape)
+        t = np.where(np.isfinite(t), np.maximum(t, abs_e), abs_e)
+        t = np.where(fin_e, t, 0.0)
+        info = np.finfo(np.float64 if tolerance_for(dtype) == _FLOAT64_TOL else np.float32)
+        return np.maximum(t, float(info.tiny) / float(info.eps))
+    if isinstance(scale, str):
+        if scale != "expected":
+            raise ValueError(f"scale must be 'expected', a number or None, not {scale!r}")
+        finite = abs_e[fin_e]
+        magnitude = float(finite.max()) if finite.size else 0.0
+        return magnitude if magnitude > 0 else 1.0
+    return 1.0 if scale is None else float(scale)
+
+
+def _rel(value: float | None, index=None) -> str:
+    if value is None:
+        return _("not defined (the expected value is 0 wherever you are off)")
+    if index is None:
+        return _num(value)
+    return _("{rel} at index {index}").format(rel=_num(value), index=index)

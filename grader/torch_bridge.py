@@ -30,14 +30,37 @@ def forward(reference: Callable[..., Any], inputs: dict[str, Any]) -> tuple[np.n
     return tuple(as_float64(o) for o in as_tuple(out))
 
 
+def forward_terms(reference: Callable[..., Any], inputs: dict[str, Any]):
+    """(outputs, terms): the reference's outputs and the magnitude of the terms forming each element
+    (grader/terms.py), both as float64 arrays."""
+    from . import terms
+    with torch.no_grad(), terms.Recording() as rec:
+        out = as_tuple(reference(*(to_tensor(v) for v in inputs.values())))
+    return tuple(as_float64(o) for o in out), tuple(as_float64(rec.of(o)) for o in out)
+
+
+def gradients_terms(reference: Callable[..., Any], inputs: dict[str, Any], wrt: Iterable[str],
+                    upstream: np.ndarray | None):
+    """(gradients, terms): `gradients` and the magnitude of the terms forming each element."""
+    from . import terms
+    with terms.Recording() as rec:
+        grads = _gradients(reference, inputs, tuple(wrt), upstream)
+    return (tuple(np.zeros(np.shape(inputs[n])) if g is None else as_float64(g) for n, g in zip(wrt, grads)),
+            tuple(np.zeros(np.shape(inputs[n])) if g is None else as_float64(rec.of(g)) for n, g in zip(wrt, grads)))
+
+
+def _gradients(reference, inputs, wrt, upstream):
+    tensors = {name: to_tensor(v, requires_grad=name in wrt) for name, v in inputs.items()}
+    out = as_tuple(reference(*tensors.values()))[0]
+    grad_out = None if upstream is None else torch.from_numpy(np.asarray(upstream, dtype=np.float64))
+    return torch.autograd.grad(out, [tensors[n] for n in wrt], grad_outputs=grad_out, allow_unused=True)
+
+
 def gradients(reference: Callable[..., Any], inputs: dict[str, Any], wrt: Iterable[str],
               upstream: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """Autograd gradients of sum(reference(inputs) * upstream) with respect to `wrt`."""
     wrt = tuple(wrt)
-    tensors = {name: to_tensor(v, requires_grad=name in wrt) for name, v in inputs.items()}
-    out = as_tuple(reference(*tensors.values()))[0]
-    grad_out = None if upstream is None else torch.from_numpy(np.asarray(upstream, dtype=np.float64))
-    grads = torch.autograd.grad(out, [tensors[n] for n in wrt], grad_outputs=grad_out, allow_unused=True)
+    grads = _gradients(reference, inputs, wrt, upstream)
     return tuple(np.zeros(np.shape(inputs[n])) if g is None else as_float64(g) for n, g in zip(wrt, grads))
 
 

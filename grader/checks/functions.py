@@ -30,7 +30,8 @@ def _outputs(value, count: int):
     return None
 
 
-def _compare_all(ctx, fn, names, actual_value, expected, *, batch_size, mistakes, mistake_outputs, exact=False):
+def _compare_all(ctx, fn, names, actual_value, expected, *, batch_size, mistakes, mistake_outputs, exact=False,
+                 terms=None):
     actual = _outputs(actual_value, len(expected))
     if actual is None:
         message = _("expected a tuple of {count} arrays ({names}), got {got}.").format(
@@ -42,8 +43,9 @@ def _compare_all(ctx, fn, names, actual_value, expected, *, batch_size, mistakes
         outputs = {m: out[i] for m, out in mistake_outputs.items()}
         got = layout.adapt(fn, name, got)
         ok, message, comparison, hint = compare_output(got, want, output=name, unit=layout.unit(fn),
-                                                       batch_size=batch_size,
-                                                       exact=exact, mistakes=mistakes, mistake_outputs=outputs)
+                                                       batch_size=batch_size, exact=exact, mistakes=mistakes,
+                                                       mistake_outputs=outputs,
+                                                       terms=None if terms is None else terms[i])
         rows.append((name, ok, message, comparison, hint))
     return rows
 
@@ -65,7 +67,7 @@ def _forward_case(ctx, fn: Function, inputs: dict, label: str, mistakes_for: str
     call = describe_call(name, list(inputs), sent)
     outcome = ctx.call(fn.name, *sent)
     failure = outcome_failure(outcome, f"{name}()")
-    expected = torch_bridge.forward(fn.reference, inputs)
+    expected, terms = torch_bridge.forward_terms(fn.reference, inputs)
     if failure is not None:
         return _batch_first_hint(ctx, fn, fn.name, values, expected, case_result(label, call, failure, []))
     mistakes = tuple(m for m in fn.mistakes if m.check == mistakes_for)
@@ -73,7 +75,7 @@ def _forward_case(ctx, fn: Function, inputs: dict, label: str, mistakes_for: str
                        for m in mistakes}
     rows = _compare_all(ctx, fn, outputs, outcome.value, layout.convert(fn, outputs, expected),
                         batch_size=_batch_size(fn, inputs), mistakes=mistakes, mistake_outputs=mistake_outputs,
-                        exact=fn.exact)
+                        exact=fn.exact, terms=layout.convert(fn, outputs, terms))
     return _batch_first_hint(ctx, fn, fn.name, values, expected, case_result(label, call, None, rows))
 
 
@@ -100,14 +102,14 @@ def _backward_case(ctx, fn: Function, inputs: dict, upstream, label: str) -> Cas
     call = describe_call(name, names, sent)
     outcome = ctx.call(backward.name, *sent)
     failure = outcome_failure(outcome, f"{name}()")
-    expected = torch_bridge.gradients(fn.reference, inputs, backward.wrt, upstream)
+    expected, terms = torch_bridge.gradients_terms(fn.reference, inputs, backward.wrt, upstream)
     if failure is not None:
         return _batch_first_hint(ctx, fn, backward.name, values, expected, case_result(label, call, failure, []))
     mistake_outputs = {m.id: layout.convert(fn, grad_names, torch_bridge.call_numpy(m.reference, values))
                        for m in backward.mistakes}
     rows = _compare_all(ctx, fn, grad_names, outcome.value, layout.convert(fn, grad_names, expected),
                         batch_size=_batch_size(fn, inputs), mistakes=backward.mistakes,
-                        mistake_outputs=mistake_outputs)
+                        mistake_outputs=mistake_outputs, terms=layout.convert(fn, grad_names, terms))
     return _batch_first_hint(ctx, fn, backward.name, values, expected, case_result(label, call, None, rows))
 
 
@@ -302,11 +304,12 @@ def update(ctx, fn: Function, points: float):
             if value is None:
                 value = tuple(outcome.args_after[list(inputs).index(m)] for m in fn.mutates)
                 value = value[0] if len(value) == 1 else value
-            expected = layout.convert(fn, outputs, torch_bridge.forward(fn.reference, inputs))
+            expected, terms = torch_bridge.forward_terms(fn.reference, inputs)
             mistakes = tuple(m for m in fn.mistakes if m.check == "update")
             mistake_outputs = {m.id: layout.convert(fn, outputs, torch_bridge.call_numpy(m.reference, values))
                                for m in mistakes}
-            rows = _compare_all(ctx, fn, outputs, value, expected, batch_size=None,
-                                mistakes=mistakes, mistake_outputs=mistake_outputs)
+            rows = _compare_all(ctx, fn, outputs, value, layout.convert(fn, outputs, expected), batch_size=None,
+                                mistakes=mistakes, mistake_outputs=mistake_outputs,
+                                terms=layout.convert(fn, outputs, terms))
             result.cases.append(case_result(label, call, None, rows))
     return run_check(ctx, "update", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import torch_bridge
+from .. import terms, torch_bridge
 from ..i18n import _
 from ..inputs import describe_call, draw
 from ..results import CaseResult
@@ -19,7 +19,9 @@ from ..compare import coerce
 from .base import NotAttempted, case_result, check_kind, compare_output, outcome_failure, run_check
 from .fd import as_gradient, directional_check, fd_settings
 
-X_ARG = Arg(shape=("N", "D"))
+# Cases marked `large` send inputs about 1000x larger: logits in the thousands, where a softmax that does
+# not subtract the row maximum overflows.
+X_ARG = Arg(shape=("N", "D"), large=1000.0)
 
 
 def make_params(model: Model, dims: dict, rng) -> dict[str, np.ndarray]:
@@ -34,27 +36,50 @@ def make_params(model: Model, dims: dict, rng) -> dict[str, np.ndarray]:
     return params
 
 
-def reference_probs(model: Model, params: dict, X: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
+# The guard a course adds inside the loss's log, log(p + 1e-8) (the course's own class does): a loss
+# computed from probabilities is accepted within the change this guard makes, |L(p + guard) - L(p)|.
+LOG_GUARD = 1e-8
+
+
+def reference_probs(model: Model, params: dict, X: np.ndarray, with_terms: bool = False):
+    """The probabilities (and, with_terms, the magnitude of their terms: grader/terms.py)."""
+    with torch.no_grad(), terms.Recording() as rec:
         tensors = {k: torch.from_numpy(v) for k, v in params.items()}
-        return as_float64(model.reference(tensors, torch.from_numpy(X)))
+        probs = model.reference(tensors, torch.from_numpy(X))
+    return (as_float64(probs), as_float64(rec.of(probs))) if with_terms else as_float64(probs)
 
 
-def reference_grads(model: Model, params: dict, X: np.ndarray, y_onehot: np.ndarray):
-    """Loss and gradients of the mean loss with respect to every parameter (torch autograd)."""
-    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
-    loss = model.loss(model.reference(tensors, torch.from_numpy(X)), torch.from_numpy(y_onehot))
-    grads = torch.autograd.grad(loss, list(tensors.values()))
-    return float(loss.detach()), {k: g.numpy() for k, g in zip(tensors, grads)}
+def reference_grads(model: Model, params: dict, X: np.ndarray, y_onehot: np.ndarray, with_terms: bool = False):
+    """Loss and gradients of the mean loss with respect to every parameter (torch autograd); with_terms,
+    also the terms' magnitudes of the loss and of every gradient."""
+    with terms.Recording() as rec:
+        tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+        loss = model.loss(model.reference(tensors, torch.from_numpy(X)), torch.from_numpy(y_onehot))
+        grads = torch.autograd.grad(loss, list(tensors.values()))
+    values = float(loss.detach()), {k: g.numpy() for k, g in zip(tensors, grads)}
+    if not with_terms:
+        return values
+    return values + (float(rec.of(loss)), {k: as_float64(rec.of(g)) for k, g in zip(tensors, grads)})
 
 
-def sgd_reference(params: dict, grads: dict, lr: float) -> dict[str, np.ndarray]:
-    """One torch.optim.SGD step from these parameters and gradients."""
-    tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in params.items()}
-    for k, t in tensors.items():
-        t.grad = torch.tensor(np.asarray(grads[k], dtype=np.float64).reshape(t.shape))
-    torch.optim.SGD(list(tensors.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0).step()
-    return {k: t.detach().numpy() for k, t in tensors.items()}
+def loss_slack(model: Model, probs, y_onehot) -> float:
+    """How much the course's log(p + 1e-8) guard moves the loss of these probabilities (see LOG_GUARD)."""
+    with torch.no_grad():
+        p, y = torch.as_tensor(np.asarray(probs, dtype=np.float64)), torch.as_tensor(y_onehot)
+        return 2.0 * abs(float(model.loss(p + LOG_GUARD, y)) - float(model.loss(p, y)))
+
+
+def sgd_reference(params: dict, grads: dict, lr: float, with_terms: bool = False):
+    """One torch.optim.SGD step from these parameters and gradients (with_terms: and the magnitudes)."""
+    with terms.Recording() as rec:
+        tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in params.items()}
+        for k, t in tensors.items():
+            t.grad = torch.tensor(np.asarray(grads[k], dtype=np.float64).reshape(t.shape))
+        torch.optim.SGD(list(tensors.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0).step()
+    values = {k: t.detach().numpy() for k, t in tensors.items()}
+    if not with_terms:
+        return values
+    return values, {k: as_float64(rec.of(t)) for k, t in tensors.items()}
 
 
 class Instance:
@@ -113,6 +138,8 @@ class Instance:
 
 def _cases(ctx, model: Model, kind: str):
     for i, case in enumerate(model.cases):
+        if case.kinds and kind not in case.kinds:
+            continue
         rng = ctx.rng(model.class_name, kind, str(i))
         params = make_params(model, case.dims, rng)
         X = draw(X_ARG, case, rng)
@@ -138,7 +165,7 @@ def _run(ctx, model: Model, kind: str, role: str, points: float, case_fn):
     return run_check(ctx, kind, model, name, points, body, ctx.location(model.class_name, method))
 
 
-def _compare_grads(model, actual, expected: dict, batch_size: int, mistakes=(), mistake_outputs=None):
+def _compare_grads(model, actual, expected: dict, batch_size: int, mistakes=(), mistake_outputs=None, scales=None):
     rows = []
     if not isinstance(actual, dict):
         return [("grads", False, _("backward must return a dict with keys {keys}, got {got}.").format(
@@ -150,7 +177,8 @@ def _compare_grads(model, actual, expected: dict, batch_size: int, mistakes=(), 
             continue
         outputs = {m: out[name] for m, out in (mistake_outputs or {}).items()}
         rows.append((key, *compare_output(actual[key], want, output=key, batch_size=batch_size,
-                                          mistakes=mistakes, mistake_outputs=outputs)))
+                                          mistakes=mistakes, mistake_outputs=outputs,
+                                          terms=(scales or {}).get(name))))
     return rows
 
 
@@ -165,8 +193,9 @@ def model_forward(ctx, model: Model, points: float):
         outcome, failure = instance.call("forward", X)
         if failure:
             return case_result(label, call, failure, [])
-        ok, message, comparison, hint = compare_output(outcome.value, reference_probs(model, params, X),
-                                                       output="probabilities", batch_size=X.shape[0])
+        probs, scale = reference_probs(model, params, X, with_terms=True)
+        ok, message, comparison, hint = compare_output(outcome.value, probs, output="probabilities",
+                                                       batch_size=X.shape[0], terms=scale)
         return case_result(label, call, None, [("probabilities", ok, message, comparison, hint)])
     return _run(ctx, model, "forward", "forward", points, case_fn)
 
@@ -179,11 +208,11 @@ def model_loss(ctx, model: Model, points: float):
         outcome, failure = instance.call("loss", probs, y)
         if failure:
             return case_result(label, call, failure, [])
-        expected = float(model.loss(torch.from_numpy(probs), torch.from_numpy(y)))
+        (expected,), (scale,) = torch_bridge.forward_terms(model.loss, {"probs": probs, "y": y})
         mistakes = _mistakes(model, "loss")
         outputs = {m.id: torch_bridge.call_numpy(m.reference, [probs, y])[0] for m in mistakes}
         row = compare_output(outcome.value, expected, output="loss", batch_size=X.shape[0], mistakes=mistakes,
-                             mistake_outputs=outputs)
+                             mistake_outputs=outputs, terms=scale, slack=loss_slack(model, probs, y))
         return case_result(label, call, None, [("loss", *row)])
     return _run(ctx, model, "loss", "loss", points, case_fn)
 
@@ -206,9 +235,9 @@ def model_backward(ctx, model: Model, points: float):
             outcome, failure = instance.call("backward", y)
         if failure:
             return case_result(label, call, failure, [])
-        _loss, expected = reference_grads(model, params, X, y)
+        _loss, expected, _scale, scales = reference_grads(model, params, X, y, with_terms=True)
         rows = _compare_grads(model, outcome.value, expected, X.shape[0], _mistakes(model, "backward"),
-                              _mistake_grads(model, params, X, y))
+                              _mistake_grads(model, params, X, y), scales)
         return case_result(label, call, None, rows)
     return _run(ctx, model, "backward", "backward", points, case_fn)
 
@@ -244,7 +273,7 @@ def model_gradcheck(ctx, model: Model, points: float):
     return _run(ctx, model, "gradcheck", "backward", points, case_fn)
 
 
-def _compare_params(model, instance, expected: dict, mistakes=(), mistake_outputs=None):
+def _compare_params(model, instance, expected: dict, mistakes=(), mistake_outputs=None, scales=None):
     got, failure = instance.params()
     if failure:
         return None, failure
@@ -252,7 +281,8 @@ def _compare_params(model, instance, expected: dict, mistakes=(), mistake_output
     for name, want in expected.items():
         outputs = {m: out[name] for m, out in (mistake_outputs or {}).items()}
         rows.append((f"self.{name}", *compare_output(got.get(name), want, output=f"self.{name}",
-                                                     mistakes=mistakes, mistake_outputs=outputs)))
+                                                     mistakes=mistakes, mistake_outputs=outputs,
+                                                     terms=(scales or {}).get(name))))
     return rows, None
 
 
@@ -271,13 +301,14 @@ def model_update(ctx, model: Model, points: float):
         after = outcome.args_after[0] if outcome.args_after else None
         if isinstance(after, dict) and any(not np.array_equal(after.get(k), v) for k, v in sent.items()):
             return case_result(label, call, _("update_params modified the gradients it was given."), [])
-        expected = sgd_reference(params, {k: sent[model.grad_key(k)] for k in model.params}, lr)
+        expected, scales = sgd_reference(params, {k: sent[model.grad_key(k)] for k in model.params}, lr,
+                                         with_terms=True)
         mistakes = _mistakes(model, "update")
         outputs = {m.id: {k: as_float64(v) for k, v in m.reference(
             {k: torch.from_numpy(v) for k, v in params.items()},
             {k: torch.from_numpy(np.asarray(sent[model.grad_key(k)], dtype=np.float64)) for k in model.params},
             lr).items()} for m in mistakes}
-        rows, failure = _compare_params(model, instance, expected, mistakes, outputs)
+        rows, failure = _compare_params(model, instance, expected, mistakes, outputs, scales)
         return case_result(label, call, failure, rows or [])
     return _run(ctx, model, "update", "update", points, case_fn)
 
@@ -291,9 +322,14 @@ def model_train_step(ctx, model: Model, points: float):
         outcome, failure = instance.call("train_step", X, y, lr)
         if failure:
             return case_result(label, call, failure, [])
-        loss, grads = reference_grads(model, params, X, y)
-        rows = [("loss", *compare_output(outcome.value, loss, output="loss", batch_size=X.shape[0]))]
-        param_rows, failure = _compare_params(model, instance, sgd_reference(params, grads, lr))
+        loss, grads, loss_scale, grad_scales = reference_grads(model, params, X, y, with_terms=True)
+        slack = loss_slack(model, reference_probs(model, params, X), y)
+        rows = [("loss", *compare_output(outcome.value, loss, output="loss", batch_size=X.shape[0],
+                                         terms=loss_scale, slack=slack))]
+        expected, scales = sgd_reference(params, grads, lr, with_terms=True)
+        # The step's terms: the parameter's and lr times the gradient's (whose own rounding is in grad_scales).
+        scales = {k: scales[k] + lr * np.abs(grad_scales[k]).reshape(scales[k].shape) for k in scales}
+        param_rows, failure = _compare_params(model, instance, expected, scales=scales)
         return case_result(label, call, failure, rows + (param_rows or []))
     return _run(ctx, model, "train_step", "train_step", points, case_fn)
 

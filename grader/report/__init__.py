@@ -161,8 +161,9 @@ def comparison_items(cmp: Comparison | None) -> list[tuple[str, str]]:
                       _("expected %(e)s, got %(a)s") % {
                           "e": fmt_num(cmp.expected_at_worst), "a": fmt_num(cmp.actual_at_worst)}))
     if cmp.max_abs_error is not None or cmp.max_rel_error is not None:
+        relative = fmt_num(cmp.max_rel_error, 3) if cmp.max_rel_error is not None else _("not defined")
         items.append((_("Largest error"), _("absolute %(a)s, relative %(r)s") % {
-            "a": fmt_num(cmp.max_abs_error, 3), "r": fmt_num(cmp.max_rel_error, 3)}))
+            "a": fmt_num(cmp.max_abs_error, 3), "r": relative}))
     if cmp.n_mismatched is not None and cmp.n_total:
         items.append((_("Elements off"), _("%(n)d of %(t)d (%(p)s%%)") % {
             "n": cmp.n_mismatched, "t": cmp.n_total, "p": f"{100 * cmp.n_mismatched / cmp.n_total:.3g}"}))

@@ -1,0 +1,191 @@
+"""The size of the terms that form each element of a reference's result: what its rounding scales with.
+
+A correct computation in another order (a Jacobian product instead of torch's fused softmax backward,
+`x - logsumexp(x)` instead of `x - m - log(sum(exp(x - m)))`, float32 instead of float64) differs from
+the reference by a few roundings of the *terms* it adds up, not of the result: where terms of size 1
+cancel to 1e-47, any order leaves a rounding leftover near 1e-16. So `compare` scales each element's
+absolute tolerance by these magnitudes (compare.py says how).
+
+`evaluate(fn, *args)` runs a PyTorch reference as usual and, beside every value it computes, a
+magnitude: inputs are their own absolute values, and each operation maps its inputs' magnitudes to its
+output's by the rule of running error analysis (Higham, *Accuracy and Stability of Numerical
+Algorithms*, 3.3): sums and products of magnitudes where the operation adds and multiplies (a
+subtraction adds magnitudes: that is where cancellation hides), |f(x)| + |f'(x)| m(x) for a smooth
+function, and for torch's fused kernels (softmax's backward, log-softmax's) the magnitudes of the
+textbook formula they fuse. An operation without a rule is linearized: its output's change when each
+input moves by a small multiple of its magnitude, in a few sign patterns. Autograd's backward runs
+through the same rules, so gradients get magnitudes too. The result is never below |value|.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+aten = torch.ops.aten
+_STEP = 2.0 ** -20  # relative move of an input for the linearized rule: far from rounding, far from kinks
+
+# Operations linear in every tensor argument with non-negative coefficients once scalars are made
+# non-negative, and operations that move or select elements: their rule is the operation itself applied
+# to the magnitudes. (Maxima over windows pick the largest magnitude: an upper bound, never a jump.)
+_ON_MAGNITUDES = {
+    aten.add, aten.mul, aten.mm, aten.bmm, aten.addmm, aten.mv, aten.dot, aten.matmul, aten.sum, aten.mean,
+    aten.convolution, aten.convolution_backward, aten.cumsum, aten.avg_pool2d, aten.avg_pool2d_backward,
+    aten.max_pool2d_with_indices, aten.max_pool2d_with_indices_backward, aten.amax, aten.max, aten.amin,
+    aten.min, aten.where, aten.view, aten._unsafe_view, aten.reshape, aten.t, aten.transpose, aten.permute,
+    aten.expand, aten.squeeze, aten.unsqueeze, aten.select, aten.slice, aten.clone, aten.alias, aten.detach,
+    aten._to_copy, aten.contiguous, aten.cat, aten.stack, aten.index_select, aten.gather, aten.index,
+    aten.flip, aten.repeat, aten.unfold, aten.im2col, aten.col2im, aten.constant_pad_nd, aten.copy,
+    aten.lift_fresh, aten.masked_fill, aten.scatter_add, aten.index_add, aten.index_put, aten.diag_embed,
+    aten.diagonal, aten.split, aten.split_with_sizes, aten.unbind, aten.narrow, aten.as_strided,
+    aten.new_zeros, aten.zeros_like, aten.fill, aten.sign, aten.embedding, aten.embedding_dense_backward,
+}
+_SUBTRACTIONS = {aten.sub: aten.add, aten.rsub: aten.add}
+_ABS_OF_MAGNITUDE = {aten.neg, aten.abs, aten.relu, aten.threshold_backward, aten.leaky_relu,
+                     aten.leaky_relu_backward}
+
+
+def _floating(x) -> bool:
+    return isinstance(x, torch.Tensor) and x.is_floating_point()
+
+
+class _Magnitudes(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.table: dict[tuple, torch.Tensor] = {}
+        self.alive: list[torch.Tensor] = []  # keeps storages (the keys) from being reused while we run
+
+    @staticmethod
+    def key(t: torch.Tensor) -> tuple:
+        return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
+
+    def of(self, t: torch.Tensor) -> torch.Tensor:
+        found = self.table.get(self.key(t))
+        return found if found is not None and found.shape == t.shape else t.detach().abs()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        packet = func.overloadpacket
+        name = packet.__name__
+        inplace = name.endswith("_") and not name.startswith("_")
+        functional = getattr(aten, name[:-1], None) if inplace else func
+        magnitudes = None
+        if inplace and functional is not None:  # the rule needs the values before they are overwritten
+            try:
+                overload = getattr(functional, func._overloadname, None) or functional.default
+                magnitudes = self.rule(overload, args, kwargs, overload(*args, **kwargs))
+            except Exception:
+                magnitudes = None
+        out = func(*args, **kwargs)
+        if not inplace:
+            try:
+                magnitudes = self.rule(func, args, kwargs, out)
+            except Exception:  # a rule that cannot apply: the value's own size (never worse than no terms)
+                magnitudes = None
+        self.store(out, magnitudes)
+        return out
+
+    def store(self, out, magnitudes) -> None:
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        mags = list(magnitudes) if isinstance(magnitudes, (tuple, list)) else [magnitudes] * len(outs)
+        for o, m in zip(outs, mags + [None] * (len(outs) - len(mags))):
+            if not _floating(o):
+                continue
+            value = o.detach().abs()
+            m = value if not (_floating(m) and m.shape == o.shape) else torch.maximum(m.to(value.dtype), value)
+            self.table[self.key(o)] = m
+            self.alive.append(o)
+
+    def on_magnitudes(self, func, args, kwargs):
+        def swap(x):
+            if _floating(x):
+                return self.of(x)
+            return abs(x) if isinstance(x, float) else x
+        return func(*tree_map(swap, args), **tree_map(swap, kwargs))
+
+    def rule(self, func, args, kwargs, out):
+        packet = func.overloadpacket
+        if packet in _SUBTRACTIONS:
+            func = getattr(_SUBTRACTIONS[packet], func._overloadname, None) or _SUBTRACTIONS[packet].Tensor
+            packet = aten.add
+        if packet is aten.rsub:
+            return None
+        if packet in _ON_MAGNITUDES:
+            return self.on_magnitudes(func, args, kwargs)
+        if packet in _ABS_OF_MAGNITUDE:
+            return self.on_magnitudes(func, args, kwargs).abs()
+        if packet is aten.div and _floating(args[0]):
+            a, b = args[0], args[1]
+            if _floating(b):
+                return self.of(a) / b.abs() + a.abs() * self.of(b) / (b * b)
+            return self.of(a) / abs(b)
+        if packet is aten._softmax:
+            # |ds_i| <= s_i ((1 - s_i) |dx_i| + sum_{j != i} s_j |dx_j|): saturated rows stay exact
+            m = self.of(args[0])
+            return out * (1 + (1 - out) * m + (out * m).sum(args[1], keepdim=True) - out * m)
+        if packet is aten._log_softmax:
+            m = self.of(args[0])
+            return out.abs() + m + m.amax(args[1], keepdim=True)
+        if packet is aten._softmax_backward_data:  # s * (g - sum(g * s))
+            g, s, dim = args[0], args[1], args[2]
+            mg, ms = self.of(g), self.of(s)
+            inner = (s * mg + ms * g.abs()).sum(dim, keepdim=True)
+            return s * (mg + inner) + ms * (g.abs() + (s * g).abs().sum(dim, keepdim=True))
+        if packet is aten._log_softmax_backward_data:  # g - exp(out) * sum(g)
+            g, logs, dim = args[0], args[1], args[2]
+            s = logs.exp()
+            return self.of(g) + s * self.of(g).sum(dim, keepdim=True) + s * self.of(logs) * g.abs().sum(
+                dim, keepdim=True)
+        return self.linearized(func, args, kwargs, out)
+
+    def linearized(self, func, args, kwargs, out):
+        """|out| + the largest change of out per unit step when inputs move by their magnitudes."""
+        leaves, _spec = tree_flatten((args, kwargs))
+        tensors = [x for x in leaves if _floating(x)]
+        if not tensors:
+            return None
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        generator = torch.Generator().manual_seed(0)
+        patterns = [lambda i, t: 1.0, lambda i, t: 1.0 if i % 2 == 0 else -1.0,
+                    lambda i, t: torch.randint(0, 2, t.shape, generator=generator).to(t.dtype) * 2 - 1]
+        spread = [None] * len(outs)
+        for pattern in patterns:
+            index = iter(range(len(tensors)))
+
+            def move(x):
+                if not _floating(x):
+                    return x
+                return x.detach() + _STEP * pattern(next(index), x) * self.of(x)
+            moved = func(*tree_map(move, args), **tree_map(move, kwargs))
+            moved = list(moved) if isinstance(moved, (tuple, list)) else [moved]
+            for k, (o, p) in enumerate(zip(outs, moved)):
+                if _floating(o) and _floating(p) and p.shape == o.shape:
+                    change = ((p - o) / _STEP).abs().nan_to_num(nan=0.0, posinf=0.0)
+                    spread[k] = change if spread[k] is None else torch.maximum(spread[k], change)
+        return [None if s is None else o.detach().abs() + s for o, s in zip(outs, spread)]
+
+
+def evaluate(fn: Callable[..., Any], *args, **kwargs) -> tuple[Any, Callable[[torch.Tensor], torch.Tensor]]:
+    """Run `fn` and return (its result, magnitude_of): magnitude_of(t) gives the terms' magnitude of any
+    tensor computed in the run (its absolute value for a tensor the run did not compute)."""
+    mode = _Magnitudes()
+    with mode:
+        out = fn(*args, **kwargs)
+    return out, lambda t: mode.of(t).detach() if _floating(t) else torch.as_tensor(t).abs()
+
+
+class Recording:
+    """A context in which several calls share one table: `with Recording() as rec: ...; rec.of(t)`."""
+
+    def __enter__(self):
+        self.mode = _Magnitudes()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.mode.__exit__(*exc)
+
+    def of(self, t) -> torch.Tensor:
+        return self.mode.of(t).detach() if _floating(t) else torch.as_tensor(t).abs()
