@@ -15,7 +15,6 @@ from typing import Any
 
 from . import __version__
 from .i18n import _
-from .layout import LAYOUTS
 from .spec import Exercise
 
 if sys.version_info >= (3, 11):
@@ -67,7 +66,9 @@ class Assignment:
     visibility: dict[str, dict[str, str]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # for the instructor (the CLI prints them)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the parsed file, for the exercise schema
     _cache: dict[str, Exercise] = field(default_factory=dict, repr=False)
+    _checked: set = field(default_factory=set, repr=False)
 
     def exercise(self, exercise_id: str) -> Exercise:
         if exercise_id not in self._cache:
@@ -95,33 +96,20 @@ class Assignment:
         if unknown:
             raise AssignmentError(_("unknown exercise id {ids}; this assignment has: {known}").format(
                 ids=", ".join(map(repr, unknown)), known=", ".join(self.exercise_ids)))
-        return [self.exercise(i) for i in (ids or self.exercise_ids)]
+        exercises = [self.exercise(i) for i in (ids or self.exercise_ids)]
+        self._check_exercise_keys()
+        return exercises
 
-
-TOLERANCE_KEYS = ("rtol", "atol")
-
-
-def _check_options(path: Path, options: dict[str, Any], ids: list[str]) -> None:
-    """Options the grader itself reads: a wrong value fails here, naming the file, not midway through grading."""
-    layout = options.get("layout", LAYOUTS[0])
-    if layout not in LAYOUTS:
-        raise AssignmentError(_("{path}: layout must be one of {choices}, not {got!r}.").format(
-            path=path, choices=", ".join(map(repr, LAYOUTS)), got=layout))
-    tolerances = options.get("tolerances", {})
-    if not isinstance(tolerances, dict):
-        raise AssignmentError(_("{path}: tolerances must be a table ([tolerances] with rtol and atol).").format(
-            path=path))
-    for key, value in tolerances.items():
-        if isinstance(value, dict) and key not in ids:
-            raise AssignmentError(_("{path}: [tolerances.{id}] names no exercise of this assignment.").format(
-                path=path, id=key))
-        where = f"[tolerances.{key}]" if isinstance(value, dict) else "[tolerances]"
-        for name, number in (value.items() if isinstance(value, dict) else [(key, value)]):
-            if name not in TOLERANCE_KEYS or isinstance(number, bool) or not isinstance(number, (int, float)) \
-                    or not number > 0:
-                raise AssignmentError(_("{path}: {where} {name} = {value!r}: expected rtol or atol, a positive "
-                                        "number that multiplies the default tolerance of the student's dtype.").format(
-                    path=path, where=where, name=name, value=number))
+    def _check_exercise_keys(self) -> None:
+        """The keys only exercises know ([points.<id>] kinds, [names], declared options), checked against
+        the exercises loaded so far; names and top-level keys once every exercise is loaded."""
+        from .assignment_schema import exercise_schema
+        loaded = frozenset(self._cache)
+        if loaded in self._checked or not self.raw:
+            return
+        complete = loaded >= set(self.exercise_ids)
+        _raise_problems(self.path, self.raw, exercise_schema({i: self._cache[i] for i in sorted(loaded)}, complete))
+        self._checked.add(loaded)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -154,7 +142,54 @@ def version_warnings(path: Path, written_for: Any, running: str = __version__) -
                                                                              have=running)]
 
 
+def builtin_ids() -> list[str]:
+    """The built-in exercises: the exercise files shipped in the package."""
+    return sorted(p.stem for p in builtin_dir().glob("*.py") if not p.stem.startswith("_"))
+
+
+def _raise_problems(path: Path, data: dict, schema: dict, extra: list[str] = ()) -> None:
+    """One AssignmentError listing every violation of `schema` (and `extra`), each naming the file."""
+    from .assignment_schema import message, problems
+    found = [message(*problem) for problem in problems(data, schema)] + list(extra)
+    lines = [line for text in found for line in text.splitlines() if line]
+    if lines:
+        raise AssignmentError("\n".join(f"{path}: {line}" for line in dict.fromkeys(lines)))
+
+
+def _exercise_problems(data: dict) -> list[str]:
+    """Exercise ids: each built in or of the instructor's own, and every per-exercise table names one."""
+    from .assignment_schema import closest
+    ids, custom, builtin = data["exercises"], data.get("exercise", {}), builtin_ids()
+    found = []
+    for exercise_id in ids:
+        if exercise_id not in custom and exercise_id not in builtin:
+            suggestion = closest(exercise_id, builtin + list(custom))
+            hint = _("did you mean `{suggestion}`?").format(suggestion=suggestion) if suggestion else _(
+                "the built-in exercises are {known}.").format(known=", ".join(builtin))
+            found.append(_("exercises: {id!r} is not a built-in exercise and has no [exercise.{id}] table with "
+                           "its file; {hint}").format(id=exercise_id, hint=hint))
+    for table in ("exercise", "points", "visibility", "tolerances"):
+        for key, value in data.get(table, {}).items():
+            if (table != "tolerances" or isinstance(value, dict)) and key not in ids:
+                suggestion = closest(key, ids)
+                found.append(_("[{table}.{key}] names no exercise in `exercises`; {hint}").format(
+                    table=table, key=key, hint=_("did you mean `{suggestion}`?").format(suggestion=suggestion)
+                    if suggestion else _("this assignment has {known}.").format(known=", ".join(ids))))
+    return found
+
+
+def _top_level_typos(data: dict) -> list[str]:
+    """Unknown top-level keys close to a key the grader reads: a typo, reported now. Others may be an
+    option an exercise declares, known once the exercises load (Assignment._check_exercise_keys)."""
+    from .assignment_schema import closest, static_schema
+    known = static_schema()["properties"]
+    return [_("unknown key `{key}` in {table}; did you mean `{suggestion}`?").format(
+        key=key, table=_("the top level"), suggestion=closest(key, known))
+        for key in data if key not in known and closest(key, known)]
+
+
 def load_assignment(path: Path | None = None) -> Assignment:
+    from .assignment_schema import static_schema
     path = Path(path) if path else builtin_dir() / DEFAULT_ASSIGNMENT
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -163,23 +198,24 @@ def load_assignment(path: Path | None = None) -> Assignment:
     except tomllib.TOMLDecodeError as error:
         raise AssignmentError(_("assignment file {path} is not valid TOML: {error}").format(path=path, error=error)) from None
     ids = data.get("exercises")
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not ids:
-        raise AssignmentError(_("assignment file {path} needs `exercises = [\"id\", ...]`.").format(path=path))
+    listed = isinstance(ids, list) and bool(ids) and all(isinstance(i, str) for i in ids)
+    _raise_problems(path, data, static_schema(), _top_level_typos(data) + (_exercise_problems(data) if listed else []))
+    ids = data["exercises"]
     files = {}
     custom = data.get("exercise", {})
     for exercise_id in ids:
         relative = custom.get(exercise_id, {}).get("file")
         candidate = (path.parent / relative) if relative else builtin_dir() / f"{exercise_id}.py"
         if not candidate.is_file():
-            raise AssignmentError(_("exercise {id!r}: no exercise file at {path}.").format(id=exercise_id, path=candidate))
+            raise AssignmentError(_("{path}: [exercise.{id}] file = {file!r}: no such file beside the assignment "
+                                    "file.").format(path=path, id=exercise_id, file=relative))
         files[exercise_id] = candidate
     options = {k: v for k, v in data.items() if k not in {"exercises", "exercise", "limits", "names", "points",
                                                            "visibility", "title", "practice_seed"}}
-    _check_options(path, options, list(ids))
     return Assignment(
         path=path, title=data.get("title", path.stem), exercise_ids=list(ids), exercise_files=files,
         practice_seed=int(data.get("practice_seed", 0)), limits=dict(data.get("limits", {})),
         names=dict(data.get("names", {})), points={k: dict(v) for k, v in data.get("points", {}).items()},
         visibility={k: dict(v) for k, v in data.get("visibility", {}).items()},
-        options=options, warnings=version_warnings(path, data.get("grader_version")),
+        options=options, warnings=version_warnings(path, data.get("grader_version")), raw=data,
     )

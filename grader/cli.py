@@ -74,6 +74,16 @@ def _assignment(path):
     return spec
 
 
+def _select(spec, exercises=()):
+    """The exercises graded, loaded now: an exercise file that fails or a key only exercises know
+    ([points.<id>] kinds, [names]) is a usage error here, not midway through grading."""
+    from .assignment import AssignmentError
+    try:
+        return spec.select(list(exercises) or None)
+    except AssignmentError as error:
+        usage_error(str(error))
+
+
 def example_path() -> Path:
     from .assignment import builtin_dir
     return builtin_dir() / "solution"
@@ -159,7 +169,7 @@ def grade_command(path, out_dir, exercises, assignment, seed_file, example, colo
 def list_command(assignment):
     """Print the assignment's exercises with their checks and points."""
     spec = _assignment(assignment)
-    for exercise in spec.select(None):
+    for exercise in _select(spec):
         total = sum(sum(u.checks.values()) for u in exercise.units)
         click.echo(f"{exercise.id:<16} {total:6.1f}  {exercise.title}")
         for unit in exercise.units:
@@ -173,7 +183,9 @@ def list_command(assignment):
 def starter_command(out_dir, assignment):
     """Write the student starter kit: stubs with docstrings that raise NotImplementedError."""
     from .starter import write_starter
-    for path in write_starter(_assignment(assignment), out_dir):
+    spec = _assignment(assignment)
+    _select(spec)
+    for path in write_starter(spec, out_dir):
         click.echo(str(path))
 
 
@@ -241,10 +253,7 @@ def batch_command(submissions, out_dir, jobs, exercises, assignment, seed_file, 
     from .seeds import Seed, SeedError, resolve_seed
 
     spec = _assignment(assignment)
-    unknown = [e for e in exercises if e not in spec.exercise_files]
-    if unknown:
-        usage_error(_("unknown exercise id {ids}; this assignment has: {known}").format(
-            ids=", ".join(map(repr, unknown)), known=", ".join(spec.exercise_ids)))
+    _select(spec, exercises)
     try:
         seed = Seed(spec.practice_seed, "practice") if practice else resolve_seed(spec.practice_seed, seed_file)
     except SeedError as error:

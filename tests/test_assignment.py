@@ -124,11 +124,11 @@ def test_assignment_tolerances_reach_the_checks(grade_it, tmp_path):
 
 
 @pytest.mark.parametrize("text, complaint", [
-    ('layout = "columns"', "layout must be one of"),
-    ('[tolerances]\nrtol = -1', "positive number"),
-    ('[tolerances]\nscale = 2', "expected rtol or atol"),
-    ('[tolerances.nothing]\nrtol = 2', "names no exercise"),
-    ('grader_version = 2', "grader_version must be a version string"),
+    ('layout = "columns"', 'layout = "columns": expected one of "batch_first", "features_first"'),
+    ('[tolerances]\nrtol = -1', r"\[tolerances\] rtol = -1: expected a number above 0"),
+    ('[tolerances]\nscale = 2', r"\[tolerances\] scale = 2: expected a table \(besides rtol and atol, only \[tolerances.<id>\]"),
+    ('[tolerances.nothing]\nrtol = 2', r"\[tolerances.nothing\] names no exercise in `exercises`"),
+    ('grader_version = 2', "grader_version = 2: expected text in quotes"),
 ])
 def test_invalid_options_are_refused_when_the_file_loads(tmp_path, text, complaint):
     path = write_assignment(tmp_path, f'exercises = ["layers"]\n{text}\n')
