@@ -1,8 +1,11 @@
 """Grade one submission: load, isolate, run every exercise's checks, collect one GradeResult."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .assignment import Assignment
@@ -14,6 +17,12 @@ from .policy import FrameworkPolicy, enforce
 from .results import ERROR, CheckResult, ExerciseResult, GradeResult
 from .sandbox.session import Limits, Sandbox
 from .seeds import Seed
+
+# Importing torch (and, at the first optimizer, torch._dynamo) in the child costs seconds of CPU on a slow
+# machine, and more of wall clock on a busy one.
+TORCH_IMPORT_CPU_S = 30.0
+TORCH_IMPORT_WALL_S = 60.0
+TORCH_CALL_CPU_S = 10.0  # a call may be the first to need one of torch's lazily imported parts
 
 
 def limits_from(assignment: Assignment, **overrides) -> Limits:
@@ -34,37 +43,90 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
     started = time.perf_counter()
     exercises = assignment.select(exercise_ids)
     names = {canonical: assignment.names.get(canonical, canonical)
-             for exercise in exercises for canonical in exercise.required_names()}
-    plan = plan_submission(Path(path), list(names.values()), options=assignment.options)
+             for exercise in exercises for canonical in exercise.required_names() + exercise.related_names()}
+    frameworks = sorted({f for exercise in exercises for f in exercise.frameworks})
+    options = {**assignment.options, "allow_torch": True} if "torch" in frameworks else assignment.options
+    plan = plan_submission(Path(path), list(names.values()), options=options)
     result = GradeResult(submission=str(path), seed_kind=seed.kind, grader_version=__version__,
                          language=current_language(), assignment=assignment.title, notes=list(plan.notes),
                          errors=[str(issue) for issue in plan.errors])
-    with Sandbox(plan.root, plan.modules, limits or limits_from(assignment), files=plan.generated,
-                 search_path=plan.search_path,
-                 policy=FrameworkPolicy.from_options(assignment.options),
-                 hide=[assignment.path.parent, *hide]) as sandbox:
-        result.notes += sandbox.notes  # what the working copy left out (links, special files, over the caps)
-        sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
-        shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
-        import_errors = {m: e for m, e in sandbox.start().items() if e is not None}
-        for module, error in import_errors.items():
-            result.errors.append(_("{module} failed to import: {error}").format(module=shown.get(module, module),
-                                                                                error=error.message))
+    policy = FrameworkPolicy.from_options(assignment.options)
+    with contextlib.ExitStack() as stack:
+        children = Children(stack, plan, assignment, policy, limits or limits_from(assignment),
+                            [assignment.path.parent, *hide], result, names, exercises)
         for exercise in exercises:
+            sandbox = children.get(exercise.frameworks)
             ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
-                               import_errors=import_errors, names=assignment.names, options=assignment.options,
-                               unparsable=[str(i) for i in plan.errors if i.kind in ("syntax", "encoding")])
+                               import_errors=children.import_errors[tuple(sorted(exercise.frameworks))],
+                               names=assignment.names, options=assignment.options,
+                               unparsable=[str(i) for i in plan.errors if i.kind in ("syntax", "encoding")],
+                               sandbox_for=children.pair)
             seen = len(sandbox.violations)  # framework-policy violations so far
             result.exercises.append(enforce(grade_exercise(ctx), ctx, sandbox.violations, seen))
-        result.protections = dict(sandbox.protections)
+        for sandbox in children.opened():
+            for key, value in sandbox.protections.items():  # a protection holds when it held in every child
+                result.protections[key] = result.protections.get(key, True) and value
         # Calls a time limit stopped (CPU or wall clock per call, or the whole budget), for batch grading's
         # "timed out" status; the verdicts are already in the checks.
-        stopped = sandbox.timed_out + (
-            ["total_cpu_s"] if sandbox.budget_used >= sandbox.limits.total_cpu_s else [])
+        stopped = [q for sandbox in children.opened() for q in sandbox.timed_out] + (
+            ["total_cpu_s"] if any(s.budget_used >= s.limits.total_cpu_s for s in children.opened()) else [])
         if stopped:
             result.extra["timed_out"] = stopped
     result.duration_s = round(time.perf_counter() - started, 3)
     return result
+
+
+class Children:
+    """The student's processes of one grading, one per set of frameworks an exercise may use, started when
+    the first exercise needing it is graded: NumPy exercises in a child where torch is blocked (and, when
+    the assignment has PyTorch exercises, importable only as an inert stand-in), PyTorch exercises in a child
+    that may load it and that imports only the modules defining their names."""
+
+    def __init__(self, stack, plan, assignment, policy, limits, hide, result, names, exercises):
+        self.stack, self.plan, self.assignment, self.policy = stack, plan, assignment, policy
+        self.limits, self.hide, self.result, self.names = limits, hide, result, names
+        self.exercises = exercises
+        self.boxes: dict[tuple, Any] = {}
+        self.import_errors: dict[tuple, dict] = {}
+        self.reported: set[str] = set()
+
+    def opened(self) -> list:
+        return list(self.boxes.values())
+
+    def pair(self, frameworks=()):
+        """(the child for these frameworks, its modules' import errors)."""
+        sandbox = self.get(frameworks)
+        return sandbox, self.import_errors[tuple(sorted(frameworks))]
+
+    def get(self, frameworks=()):
+        key = tuple(sorted(frameworks))
+        if key in self.boxes:
+            return self.boxes[key]
+        plan, limits, modules = self.plan, self.limits, self.plan.modules
+        if key:  # only the modules that define what the exercises allowed these frameworks grade
+            wanted = {self.names[n] for e in self.exercises if tuple(sorted(e.frameworks)) == key
+                      for n in e.required_names() if n in self.names}
+            modules = [m for m in modules if any(d.module == m for n, d in plan.definitions.items() if n in wanted)]
+            wall = None if limits.wall_s_per_call is None else max(limits.wall_s_per_call, TORCH_IMPORT_WALL_S)
+            limits = dataclasses.replace(limits, import_cpu_s=max(limits.import_cpu_s, TORCH_IMPORT_CPU_S),
+                                         cpu_s_per_call=max(limits.cpu_s_per_call, TORCH_CALL_CPU_S),
+                                         wall_s_per_call=wall)
+        sandbox = self.stack.enter_context(Sandbox(
+            plan.root, modules, limits, files=plan.generated, search_path=plan.search_path,
+            policy=self.policy.allowing(key) if key else self.policy, hide=self.hide, adapter=bool(key)))
+        # What the working copy left out (links, special files, over the caps): the same for every child.
+        self.result.notes += [n for n in sandbox.notes if n not in self.result.notes]
+        sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
+        shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
+        errors = {m: e for m, e in sandbox.start().items() if e is not None}
+        for module, error in errors.items():
+            text = _("{module} failed to import: {error}").format(module=shown.get(module, module),
+                                                                   error=error.message)
+            if text not in self.reported:
+                self.reported.add(text)
+                self.result.errors.append(text)
+        self.boxes[key], self.import_errors[key] = sandbox, errors
+        return sandbox
 
 
 def grade_exercise(ctx: CheckContext) -> ExerciseResult:

@@ -35,6 +35,10 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "chainer": (("chainer",), ()),
 }
 
+# Families that a student's module may import and not use in NumPy exercises: the course's bridge notebook
+# holds its NumPy class and its PyTorch class in one module that starts with `import torch`.
+STANDIN = ("torch",)
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -42,6 +46,7 @@ class Violation:
     frameworks: tuple[str, ...]
     module: str | None = None  # set when it happened while a module was imported: every exercise using it
     how: str = "native"  # native: its libraries were loaded | import: the student's code tried to import it
+    #                      | use: the student's code touched the framework's stand-in during a graded call
     #                      | unverifiable: the process made itself unreadable to the grader
 
     def message(self) -> str:
@@ -49,6 +54,10 @@ class Violation:
         if self.how == "unverifiable":
             return _("{label} made the student's process unreadable to the grader, so it could not check that no "
                      "framework such as PyTorch was used. This exercise scores 0.").format(label=self.label)
+        if self.how == "use":
+            return _("{label} used {names}. This is a NumPy exercise: write the computation with NumPy; {names} "
+                     "is only for the assignment's PyTorch exercises. This exercise scores 0.").format(
+                label=self.label, names=names)
         if self.how == "import":
             return _("{label} tried to import {names}. This is a NumPy exercise: write the computation with NumPy; "
                      "the assignment does not allow {names}. This exercise scores 0.").format(label=self.label,
@@ -61,23 +70,36 @@ class Violation:
 class FrameworkPolicy:
     """Which frameworks are off limits, and how to recognise them from outside."""
 
-    def __init__(self, allowed=()):
+    def __init__(self, allowed=(), standin=()):
+        """allowed: families (or their modules) the child may load. standin: blocked families whose import
+        gives the student's code an inert stand-in (grader/sandbox/standin.py) instead of an ImportError:
+        a module that imports torch for its PyTorch exercises still loads, and its NumPy code is judged on
+        whether it uses torch."""
         allowed = {str(a) for a in allowed}
         self.families = {f: spec for f, spec in FRAMEWORKS.items()
                          if f not in allowed and not allowed.intersection(spec[0])}
+        self.standin = sorted(m for f in standin if f in self.families for m in self.families[f][0])
         self.blocked = sorted(m for modules, _markers in self.families.values() for m in modules)
         self._markers = [(f, m.encode()) for f, (_mods, ms) in self.families.items() for m in ms]
         self._family_of_module = {m: f for f, (mods, _ms) in self.families.items() for m in mods}
 
     @classmethod
-    def from_options(cls, options: dict[str, Any]) -> FrameworkPolicy:
+    def from_options(cls, options: dict[str, Any], standin=STANDIN) -> FrameworkPolicy:
         allowed = options.get("allow_modules") or []
         if isinstance(allowed, str):
             allowed = [allowed]
-        return cls(allowed)
+        return cls(allowed, standin)
 
     def child_config(self) -> list[str]:
         return list(self.blocked)
+
+    def standin_config(self) -> list[str]:
+        return list(self.standin)
+
+    def allowing(self, frameworks) -> FrameworkPolicy:
+        """The policy of a child that grades exercises allowed to use `frameworks` as well."""
+        allowed = [f for f in FRAMEWORKS if f not in self.families] + list(frameworks)
+        return FrameworkPolicy(allowed)
 
     def family(self, module: str) -> str | None:
         return self._family_of_module.get(str(module).partition(".")[0])

@@ -205,7 +205,49 @@ class Optimizer:
         return [self.name]
 
 
-Unit = Function | Model | StateInit | Optimizer
+@dataclass(frozen=True)
+class Twin:
+    """The student's NumPy class that a PyTorch class must be equivalent to (the course's bridge week):
+    `model` declares it as its own exercise does; `weights` maps each of its parameters to the PyTorch
+    state-dict entry it is copied into, in the course's convention (fc1.weight <- W1.T: transposed)."""
+
+    model: Model
+    weights: dict[str, tuple[str, bool]]  # NumPy name -> (state-dict name, transposed)
+
+
+@dataclass(frozen=True)
+class TorchModel:
+    """An nn.Module the student writes, graded in a child that may load torch.
+
+    `reference(**dims)` builds the expected module (float64) from the case's dimensions; its parameters'
+    names and shapes, and the classes of the modules holding them, are the architecture the student's
+    module must have. `init_args` maps the student's constructor arguments to dimensions (empty for a
+    fixed network such as MNISTNet); `input_shape` is the shape of the batches forward gets (symbolic),
+    `classes` the dimension (or number) of outputs. Forward mistakes are functions of the reference's
+    logits (check="forward"); loss mistakes of (logits, labels) (check="loss").
+    """
+
+    class_name: str
+    reference: Callable[..., Any]
+    checks: dict[str, float]
+    init_args: dict[str, str] = field(default_factory=dict)
+    input_shape: tuple[str | int, ...] = ("N", "D")
+    classes: str | int = "C"
+    cases: tuple[Case, ...] = ()
+    learning_rate: float = 0.1
+    twin: Twin | None = None
+    mistakes: tuple[Mistake, ...] = ()
+    doc: str = ""
+    backward = None  # one class: what the shared interface check and the starter kit read
+
+    def graded_names(self) -> list[str]:
+        return [self.class_name]
+
+    def related_names(self) -> list[str]:
+        return [self.twin.model.class_name] if self.twin else []
+
+
+Unit = Function | Model | StateInit | Optimizer | TorchModel
 
 
 @dataclass(frozen=True)
@@ -216,12 +258,19 @@ class Exercise:
     starter: str = ""  # student starter module file name, e.g. "layers.py"
     description: str = ""
     visibility: dict[str, str] = field(default_factory=dict)  # check kind -> Gradescope visibility
+    # Frameworks the exercise's own code may use ("torch"): it is graded in a child that may load them,
+    # while the NumPy exercises of the same submission are graded where they are blocked (grader/policy.py).
+    frameworks: tuple[str, ...] = ()
 
     def required_names(self) -> list[str]:
         names: list[str] = []
         for unit in self.units:
             names.extend(unit.graded_names())
         return names
+
+    def related_names(self) -> list[str]:
+        """Names of other exercises' code this one also calls (a PyTorch class's NumPy twin), if present."""
+        return [n for unit in self.units for n in getattr(unit, "related_names", lambda: [])()]
 
 
 def as_float64(value: Any) -> np.ndarray:

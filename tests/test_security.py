@@ -94,7 +94,9 @@ def test_plain_framework_import_scores_zero(grade_it, tmp_path):
     layers = result.exercises[0]
     assert layers.score == 0 and result.protections["framework_import_block"]
     assert all("NumPy exercise" in c.message for c in layers.checks)
-    assert any("tried to import torch" in n for n in layers.notes)
+    # `import torch` gives an inert stand-in (a module may import torch for its PyTorch exercises); using it
+    # in a graded NumPy call is what costs the exercise.
+    assert any("relu_forward() used torch" in n for n in layers.notes), layers.notes
 
 
 def test_obfuscated_framework_use_is_seen_from_outside(grade_it, tmp_path):

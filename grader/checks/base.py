@@ -55,6 +55,9 @@ class CheckContext:
     options: dict[str, Any] = field(default_factory=dict)  # assignment options (tolerances, layout...)
     output: list[str] = field(default_factory=list)  # student output collected during the current check
     unparsable: list[str] = field(default_factory=list)  # files that do not parse, e.g. "network.py:48: ..."
+    # (the student's process, its import errors) for a set of frameworks: () is the NumPy child (a PyTorch
+    # check runs the student's NumPy twin there). None outside the engine: only `sandbox`.
+    sandbox_for: Callable[[tuple], Any] | None = None
 
     def student_name(self, canonical: str) -> str:
         return self.names.get(canonical, canonical)

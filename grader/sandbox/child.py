@@ -57,8 +57,9 @@ class _FrameworkBlocker:
     hook does not help a student: the grader also looks for the frameworks' libraries from outside.
     """
 
-    def __init__(self, names):
+    def __init__(self, names, standin=None):
         self.names, self.attempts = frozenset(names), []
+        self.standin = standin  # frameworks whose import gives the student an inert stand-in (standin.py)
         import sysconfig
         paths = sysconfig.get_paths()
         self.library_dirs = tuple({os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib",
@@ -68,7 +69,14 @@ class _FrameworkBlocker:
         top = fullname.partition(".")[0]
         if top not in self.names:
             return None
-        if self._from_student() and top not in self.attempts:
+        student = self._from_student()
+        caller = sys._getframe(2).f_code  # importlib.util.find_spec: a library asking whether it is installed
+        if not student and caller.co_name == "find_spec" and caller.co_filename.endswith(("util.py", "util>")):
+            return None  # the answer, not the module: importing it still comes back here and is refused
+        if self.standin is not None and self.standin.wants(fullname) and (student or fullname in sys.modules
+                                                                          or top in sys.modules):
+            return self.standin.spec(fullname)
+        if student and top not in self.attempts:
             self.attempts.append(top)
         raise ModuleNotFoundError(f"importing {top} is not allowed: this is a NumPy exercise", name=fullname)
 
@@ -134,8 +142,10 @@ def _safe_str(obj, limit=MAX_MESSAGE_CHARS):
 
 
 class Child:
-    def __init__(self, cfg, wire, np, blocker=None, heap=None):
+    def __init__(self, cfg, wire, np, blocker=None, heap=None, adapter=None):
         self.wire, self.np, self.blocker, self.heap = wire, np, blocker, heap
+        self.standin = blocker.standin if blocker is not None else None
+        self.adapter = adapter  # torch_ops.py: the grader's side of a PyTorch exercise, run beside the student's
         self.heap_policy = None  # set by the first repeated call (timing): see heap.py
         self.req, self.resp = cfg["req"], cfg["resp"]
         self.root = os.path.realpath(cfg["root"])
@@ -256,7 +266,14 @@ class Child:
         repeat = max(1, min(repeat, 100_000)) if type(repeat) is int else None
         times = []
         try:
-            target = self.lookup(header)
+            action = header.get("adapter")
+            if action is not None:  # a grader action (torch_ops.py) applied to the student's object
+                if self.adapter is None or action not in self.adapter.ACTIONS:
+                    raise ValueError(f"no grader action {action!r} in this process")
+                student = None if header.get("target") is None and header.get("obj") is None else self.lookup(header)
+                target = self.adapter.bind(action, student)
+            else:
+                target = self.lookup(header)
             if repeat is None:
                 result = target(*args, **kwargs)
             else:
@@ -428,6 +445,8 @@ class Child:
                 if stale:
                     raise _StaleHandle(stale[0])
                 op = getattr(self, "op_" + str(header.get("op")), None)
+                if self.standin is not None:  # import time is permissive; a call's use of torch is recorded
+                    self.standin.active = header.get("op") != "import"
                 if op is None:
                     reply, out = {"ok": False, "error": {"type": "ProtocolError", "category": "exception",
                                                          "message": f"unknown op {header.get('op')!r}"}}, None
@@ -446,6 +465,8 @@ class Child:
             reply["seq"] = header.get("seq")  # lets the parent spot a reply that is not the one it awaits
             if self.blocker is not None and self.blocker.attempts:  # self-reported: it can only cost points
                 reply["policy"] = self.blocker.take()
+            if self.standin is not None and self.standin.uses:
+                reply["policy_use"] = self.standin.take()
             self.flush_output()
             self.send(reply, out)
             if header.get("op") == "exit":
@@ -460,11 +481,18 @@ def main():
     heap = _load("_grader_heap", "heap.py")
     with open(os.path.join(HERE, "wire.py"), "rb") as f:  # read before confine() may hide the grader's folders,
         wire_code = f.read()  # run after the limits hold (it imports NumPy)
+    standin = _load("_grader_standin", "standin.py") if cfg.get("standin") else None
+    adapter_code = None
+    if cfg.get("adapter"):
+        with open(os.path.join(HERE, "torch_ops.py"), "rb") as f:
+            adapter_code = f.read()
     confined = isolation.confine(cfg.get("isolation") or {})
     applied = limits.apply_rlimits(cfg.get("rlimits", {}))  # after the uid change: RLIMIT_NPROC binds then
     blocker = None
     if cfg.get("block"):
         blocker = _FrameworkBlocker(cfg["block"])
+        if standin is not None:
+            blocker.standin = standin.StandIn(cfg["standin"], blocker.library_dirs)
         sys.meta_path.insert(0, blocker)
     import faulthandler
 
@@ -473,7 +501,8 @@ def main():
     faulthandler.enable()  # a segfault prints the Python stack into the captured output
     np.seterr(all="ignore")  # overflow/NaN warnings would flood the output; the parent checks values
     wire = _load("_grader_wire", "wire.py", wire_code)
-    child = Child(cfg, wire, np, blocker, heap)
+    adapter = _load("_grader_torch_ops", "torch_ops.py", adapter_code) if adapter_code is not None else None
+    child = Child(cfg, wire, np, blocker, heap, adapter)
     child.serve({"hello": True, "pid": os.getpid(), "rlimits": applied, "confined": confined,
                  "numpy": np.__version__, "python": sys.version.split()[0]})
 

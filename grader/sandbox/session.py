@@ -294,6 +294,7 @@ class Sandbox:
         isolation: Isolation | None = None,
         policy: Any = None,
         hide: list[Path | str] = (),
+        adapter: bool = False,
     ):
         """root: the submission folder (copied; the copy is what runs). modules: dotted module names or file
         paths to import, or graded name -> module (then call() finds a name's module itself).
@@ -302,7 +303,9 @@ class Sandbox:
         root, or relative to it), so sibling imports work inside nested folders.
         isolation: which confinement to attempt (default: all the platform allows; see confinement.py).
         policy: a grader.policy.FrameworkPolicy (frameworks the child may not load), or None.
-        hide: more files or folders the child must not see (the assignment's folder, say)."""
+        hide: more files or folders the child must not see (the assignment's folder, say).
+        adapter: load the grader's PyTorch actions (torch_ops.py) into the child, for call(adapter=...)."""
+        self.adapter = adapter
         self.limits = limits or Limits()
         if isinstance(modules, dict):  # graded name -> module defining it (from the loader)
             self.defined_in = {name: _module_name(m) for name, m in modules.items()}
@@ -410,6 +413,7 @@ class Sandbox:
         label: str | None = None,
         return_args: bool = True,
         repeat: int | None = None,
+        adapter: str | None = None,
     ) -> Outcome:
         """Call a student function (or, with obj, a method of a kept object) and return what happened.
 
@@ -417,14 +421,18 @@ class Sandbox:
         returns its handle. return_args=False skips sending the arguments back (saves time on big inputs).
         repeat=n (timing) calls n times with the same arguments within one request (one CPU limit for all);
         Outcome.times holds each call's duration as the child measured it, value the last result.
+        adapter="name": run the grader's action of that name (torch_ops.py) on the student's target (which
+        may be None: target=""), with these arguments; the label names the student's target.
         """
+        if adapter is not None and not target and obj is None:
+            target, module = None, None
         if obj is not None:
             obj = obj.id if isinstance(obj, Handle) else int(obj)
             cls = self._handles.get(obj) or self._stale.get(obj) or "object"
-            qual = f"{cls.rpartition('.')[2]}.{target}"
+            qual = f"{cls.rpartition('.')[2]}.{target or adapter}"
         else:
             module = _module_name(module) if module else self.defined_in.get(target)
-            qual = target
+            qual = target or adapter
         label = label or f"{qual}()"
         blocked = self._blocked(qual, module, obj, label)
         if blocked:
@@ -433,6 +441,8 @@ class Sandbox:
                   "return_args": return_args}
         if repeat is not None:
             header["repeat"] = int(repeat)
+        if adapter is not None:
+            header["adapter"] = adapter
         outcome, reply, values = self._run(header, {"args": list(args), "kwargs": dict(kwargs or {})},
                                            self.limits.cpu_s_per_call, label, qual)
         if outcome.ok:
@@ -603,6 +613,8 @@ class Sandbox:
         cfg = {"req": req_r, "resp": resp_w, "root": self.cwd, "path": self.search_path, "rlimits": rlimits,
                "first_handle": self._next_handle, "isolation": self._confinement.child_config(),
                "block": self.policy.child_config() if self.policy is not None else [],
+               "standin": self.policy.standin_config() if self.policy is not None else [],
+               "adapter": self.adapter,
                "wire": {"max_elements": lim.max_elements, "max_header_bytes": self.wire_limits.max_header_bytes}}
         flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         t0 = time.monotonic()
@@ -757,6 +769,11 @@ class Sandbox:
             names = tuple(sorted({str(a)[:60] for a in attempts if self.policy.family(str(a))}))
             if names:
                 self._violations.append(Violation(label, names, module, "import"))
+        used = reply.get("policy_use")
+        if isinstance(used, list):  # torch touched through its stand-in while a graded call ran (standin.py)
+            names = tuple(sorted({str(a)[:60] for a in used if self.policy.family(str(a))}))
+            if names:
+                self._violations.append(Violation(label, names, module, "use"))
         now = time.monotonic()
         if not force and now - self._last_scan < SCAN_EVERY:
             return
