@@ -247,7 +247,34 @@ class TorchModel:
         return [self.twin.model.class_name] if self.twin else []
 
 
-Unit = Function | Model | StateInit | Optimizer | TorchModel
+@dataclass(frozen=True)
+class TorchLoop:
+    """A training or evaluation loop the student writes, called by the grader in the child that may load torch
+    with a model, a deterministic DataLoader and (for training) an optimizer and nn.CrossEntropyLoss it builds.
+
+    `role` is "train_epoch" (called as name(model, loader, optimizer, criterion, device), returns the mean
+    loss) or "evaluate" (name(model, loader, device), returns the accuracy). `model` are the arguments of
+    grader.sandbox.torch_ops.build_mlp (sizes, activation, dropout, batchnorm); each case's dims give the
+    number of samples N and the batch size B. Mistakes (check="train_epoch") are loops of the reference's
+    signature (grader/reference/torch_training.py) whose final parameters name what the student did.
+    """
+
+    name: str
+    role: str
+    checks: dict[str, float]
+    model: dict[str, Any]
+    cases: tuple[Case, ...] = ()
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    mistakes: tuple[Mistake, ...] = ()
+    doc: str = ""
+    backward = None
+
+    def graded_names(self) -> list[str]:
+        return [self.name]
+
+
+Unit = Function | Model | StateInit | Optimizer | TorchModel | TorchLoop
 
 
 @dataclass(frozen=True)

@@ -91,16 +91,18 @@ class CheckContext:
                 name=name, file=definition.file, error=error.message))
         return definition.module
 
-    def call(self, canonical: str, *args, obj=None, keep=False, kwargs=None, return_args=True):
+    def call(self, canonical: str, *args, obj=None, keep=False, kwargs=None, return_args=True, adapter=None):
         """Call a student function (or a method on a kept object) and collect what it printed.
-        return_args=False: the arguments are not sent back (args_after stays empty; saves time)."""
+        return_args=False: the arguments are not sent back (args_after stays empty; saves time).
+        adapter: run the grader's action of that name on the student's function instead (torch_ops.py)."""
+        extra = {"adapter": adapter} if adapter is not None else {}
         if obj is None:
             module = self.require(canonical)
             outcome = self.sandbox.call(self.student_name(canonical), *args, module=module, keep=keep,
-                                        kwargs=kwargs, return_args=return_args)
+                                        kwargs=kwargs, return_args=return_args, **extra)
         else:
             outcome = self.sandbox.call(canonical, *args, obj=obj, keep=keep, kwargs=kwargs,
-                                        return_args=return_args)
+                                        return_args=return_args, **extra)
         if outcome.output:
             self.output.append(outcome.output)
         return outcome

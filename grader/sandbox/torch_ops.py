@@ -166,6 +166,19 @@ def _inputs(X, model, device):
     return torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
 
 
+def _failed(error, log, device):
+    """The student's code raised. On the CPU that is its error, unless it had moved tensors elsewhere (a
+    hard-coded 'cuda' on a machine without one): then that is said first. Off the CPU, why it failed is
+    evidence the parent reads (a tensor left on the CPU), returned with the devices used."""
+    foreign = [d for d in log.devices if d != str(device).partition(":")[0]]
+    if device == "cpu":
+        if foreign:
+            raise RuntimeError(f"your code moved tensors to '{foreign[0]}' although it was given device='cpu' "
+                               f"(a hard-coded device): {type(error).__name__}: {error}") from error
+        raise error
+    return {"error": f"{type(error).__name__}: {error}"[:500], "devices": log.devices}
+
+
 @action
 def forward(model, X, device="cpu", train=False):
     """The module's output for X (on `device`, in the module's dtype), with the devices the code used."""
@@ -178,9 +191,7 @@ def forward(model, X, device="cpu", train=False):
         with torch.no_grad(), recording(log):
             out = model(x)
     except Exception as error:  # noqa: BLE001 - off the CPU, why it failed is evidence, not the end
-        if device == "cpu":
-            raise
-        return {"error": f"{type(error).__name__}: {error}"[:500], "devices": log.devices}
+        return _failed(error, log, device)
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"forward returned {type(out).__name__}, not a tensor")
     return {"out": to_array(out), "device": out.device.type, "devices": log.devices,
@@ -248,8 +259,8 @@ def build_mlp(sizes, activation="relu", dropout=0.0, batchnorm=False, dtype="flo
 
 
 @action
-def new_mlp(_none, sizes, activation="relu", dropout=0.0, batchnorm=False):
-    return build_mlp(sizes, activation, dropout, batchnorm)
+def new_mlp(_none, sizes, activation="relu", dropout=0.0, batchnorm=False, dtype="float64"):
+    return build_mlp(sizes, activation, dropout, batchnorm, dtype)
 
 
 def make_loader(X, y, batch_size):
@@ -292,8 +303,11 @@ def train_epoch(fn, model, X, y, batch_size, optimizer="sgd", lr=0.1, device="cp
     log = DeviceLog()
     steps = []
     opt.register_step_post_hook(lambda *a: steps.append(1))
-    with recording(log):
-        value = fn(model, loader, opt, torch.nn.CrossEntropyLoss(), device)
+    try:
+        with recording(log):
+            value = fn(model, loader, opt, torch.nn.CrossEntropyLoss(), device)
+    except Exception as error:  # noqa: BLE001 - off the CPU, why it failed is evidence, not the end
+        return _failed(error, log, device)
     number, kind = _returned(value)
     return {"returned": number, "kind": kind, "state": state(model), "devices": log.devices, "steps": len(steps)}
 
@@ -312,6 +326,8 @@ def evaluate(fn, model, X, y, batch_size, device="cpu"):
     try:
         with recording(log):
             value = fn(model, make_loader(X, y, batch_size), device)
+    except Exception as error:  # noqa: BLE001
+        return _failed(error, log, device)
     finally:
         handle.remove()
     number, kind = _returned(value)
