@@ -19,35 +19,11 @@ from ..sandbox.torch_ops import build_mlp
 from ..spec import TorchLoop, as_float64
 from ..sandbox.wire import Handle
 from .base import case_result, check_kind, compare_output, outcome_failure, run_check
-from .torch_module import DEVICE_HINT, HARD_CODED, cuda_available, device_problem
-
-
-def _weights(module: torch.nn.Module, rng) -> dict[str, np.ndarray]:
-    """Parameters drawn He-style, and BatchNorm running statistics away from their defaults (so code that
-    evaluates with batch statistics is seen)."""
-    values = {}
-    for name, t in module.state_dict().items():
-        shape = tuple(t.shape)
-        if name.endswith("running_mean"):
-            values[name] = rng.normal(0.0, 0.5, shape)
-        elif name.endswith("running_var"):
-            values[name] = rng.uniform(0.5, 2.0, shape)
-        elif name.endswith("num_batches_tracked"):
-            continue
-        elif len(shape) == 2:
-            values[name] = rng.normal(0.0, np.sqrt(2.0 / shape[1]), shape)
-        else:
-            values[name] = rng.normal(0.0, 0.1, shape)
-    return values
+from .torch_module import DEVICE_HINT, HARD_CODED, cuda_available, device_problem, draw_state, load_reference
 
 
 def reference_model(unit: TorchLoop, weights: dict) -> torch.nn.Module:
-    model = build_mlp(**unit.model)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name in weights:
-                t.copy_(torch.from_numpy(np.asarray(weights[name], dtype=np.float64)))
-    return model
+    return load_reference(build_mlp(**unit.model), weights)
 
 
 def _data(unit: TorchLoop, dims: dict, rng):
@@ -60,7 +36,7 @@ def _data(unit: TorchLoop, dims: dict, rng):
 def _cases(ctx, unit: TorchLoop, kind: str):
     for i, case in enumerate(unit.cases):
         rng = ctx.rng(unit.name, kind, str(i))
-        weights = _weights(build_mlp(**unit.model), rng)
+        weights = draw_state(build_mlp(**unit.model), rng, np.float64)
         X, y = _data(unit, case.dims, rng)
         label = _("case {i}: {n} samples in batches of {b}").format(i=i + 1, n=case.dims["N"], b=case.dims["B"])
         yield label, weights, X, y, case.dims["B"]

@@ -8,6 +8,7 @@ float32, the dtype students use; references are float64 from the same float32-ro
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,8 +25,9 @@ DTYPE = np.float32
 HARD_CODED = "mistake:hard_coded_device"
 
 
-def dims_of(unit: TorchModel, case: Case) -> dict[str, int]:
-    return dict(case.dims)
+def dims_of(unit: TorchModel, case: Case) -> dict[str, Any]:
+    """The case's dimensions and argument values (a list of hidden sizes, a dropout rate...)."""
+    return {**case.dims, **case.values}
 
 
 def classes_of(unit: TorchModel, dims: dict) -> int:
@@ -36,20 +38,39 @@ def reference_module(unit: TorchModel, dims: dict) -> torch.nn.Module:
     return unit.reference(**dims).to(torch.float64)
 
 
-def draw_weights(module: torch.nn.Module, rng) -> dict[str, np.ndarray]:
-    """He-style weights and small non-zero biases for every parameter, rounded to float32."""
-    weights = {}
-    for name, p in module.named_parameters():
-        shape = tuple(p.shape)
-        scale = np.sqrt(2.0 / shape[1]) if len(shape) == 2 else 0.1
-        weights[name] = rng.normal(0.0, scale, shape).astype(DTYPE)
-    return weights
+def draw_state(module: torch.nn.Module, rng, dtype=DTYPE) -> dict[str, np.ndarray]:
+    """Values for the module's state dict: He-style weights, small non-zero biases, and BatchNorm running
+    statistics away from their defaults (so code that normalizes with the batch's statistics in eval mode,
+    or never updates them, is seen). Rounded to `dtype`, the dtype the student's module runs in."""
+    values = {}
+    for name, t in module.state_dict().items():
+        shape = tuple(t.shape)
+        if name.endswith("running_mean"):
+            values[name] = rng.normal(0.0, 0.5, shape)
+        elif name.endswith("running_var"):
+            values[name] = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith("num_batches_tracked"):
+            continue
+        elif len(shape) == 2:
+            values[name] = rng.normal(0.0, np.sqrt(2.0 / shape[1]), shape)
+        else:
+            values[name] = rng.normal(0.0, 0.1, shape)
+        values[name] = values[name].astype(dtype)
+    return values
+
+
+def load_reference(module: torch.nn.Module, values: dict) -> torch.nn.Module:
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if name in values:
+                t.copy_(torch.from_numpy(np.asarray(values[name], dtype=np.float64)))
+    return module
 
 
 def reference_logits(module: torch.nn.Module, weights: dict, X: np.ndarray) -> torch.Tensor:
+    """The reference's output in eval mode (running statistics, no dropout)."""
+    load_reference(module, weights).eval()
     with torch.no_grad():
-        for name, p in module.named_parameters():
-            p.copy_(torch.from_numpy(np.asarray(weights[name], dtype=np.float64)))
         return module(torch.from_numpy(np.asarray(X, dtype=np.float64)))
 
 
@@ -106,14 +127,22 @@ class StudentModule:
                     name=self.name, layer=student_holder, got=own_types[student_holder], want=ref_type)
         return None
 
+    def their_name(self, name: str) -> str:
+        """A reference state-dict name in the student's module (a buffer goes with its layer's weight)."""
+        if name in self.rename:
+            return self.rename[name]
+        holder, _dot, leaf = name.rpartition(".")
+        weight = self.rename.get(f"{holder}.weight")
+        return f"{weight.rpartition('.')[0]}.{leaf}" if weight else name
+
     def load(self, weights: dict, device: str = "cpu") -> str | None:
-        values = {self.rename.get(k, k): v for k, v in weights.items()}
+        values = {self.their_name(k): v for k, v in weights.items()}
         _outcome, failure = self.act("load", values, device=device, dtype="float32")
         return failure
 
-    def state(self, values: dict) -> dict:
-        """The student's state (their names) in the reference's names."""
-        return {k: values.get(self.rename.get(k, k)) for k in self.rename}
+    def state(self, values: dict, names=None) -> dict:
+        """The student's state (their names) in the reference's names (parameters, or `names`)."""
+        return {k: values.get(self.their_name(k)) for k in (names or self.rename)}
 
 
 def inputs(unit: TorchModel, dims: dict, rng, large: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +157,7 @@ def _cases(ctx, unit: TorchModel, kind: str):
         rng = ctx.rng(unit.class_name, kind, str(i))
         dims = dims_of(unit, case)
         reference = reference_module(unit, dims)
-        weights = draw_weights(reference, rng)
+        weights = draw_state(reference, rng)
         X, labels = inputs(unit, dims, rng, case.large)
         label = _("case {i}: x {shape}").format(i=i + 1, shape=X.shape) + (_(" (large values)") if case.large else "")
         yield case, dims, label, reference, weights, X, labels
@@ -189,7 +218,7 @@ def _step(module, X, labels, lr):
 
 def _reference_step(reference, weights, X, labels, lr):
     """Loss and parameters after one torch.optim.SGD step of the reference from the same weights."""
-    reference_logits(reference, weights, X)
+    load_reference(reference, weights).train()
     params = dict(reference.named_parameters())
     loss = torch.nn.functional.cross_entropy(reference(torch.from_numpy(X.astype(np.float64))),
                                              torch.from_numpy(labels))
@@ -293,6 +322,99 @@ def cuda_case(module: StudentModule, label: str, weights: dict, X) -> CaseResult
         return CaseResult(label=label, passed=False, call=call + " on cuda", message=message or failure)
     ok, text, comparison, hint = compare_output(gpu.get("out"), cpu.get("out"), output="logits on cuda")
     return case_result(label, call + " on cuda", None, [("logits on cuda", ok, text, comparison, hint)])
+
+
+DROPOUT_ROWS, DROPOUT_WIDTH = 400, 50
+
+
+@check_kind("torch_dropout")
+def torch_dropout(ctx, unit: TorchModel, points: float):
+    """Dropout at the requested rate p in train mode, kept activations scaled by 1/(1-p), nothing dropped in
+    eval mode, and the whole model deterministic in eval mode."""
+    def case_fn(module, label, reference, weights, X, labels, dims):
+        p = float(dims["p"])
+        call = describe_call(f"{module.name}(...) with dropout={p:g}", ["x"], [X])
+        outcome, failure = module.act("dropout_layers", DROPOUT_ROWS, DROPOUT_WIDTH)
+        if failure:
+            return case_result(label, call, failure, [])
+        layers = outcome.value if isinstance(outcome.value, list) else []
+        if not layers:
+            return CaseResult(label=label, passed=False, call=call, message=_(
+                "no Dropout layer was found in the model (nn.Dropout(p) after the first BatchNorm1d)."))
+        layer = layers[0] if isinstance(layers[0], dict) else {}
+        train, evaluated = layer.get("train"), layer.get("eval")
+        if not isinstance(train, np.ndarray) or train.shape != (DROPOUT_ROWS, DROPOUT_WIDTH):
+            return CaseResult(label=label, passed=False, call=call, message=_("the Dropout layer did not return "
+                                                                              "an array of its input's shape."))
+        dropped = float(np.mean(train == 0))
+        spread = 5 * np.sqrt(p * (1 - p) / train.size) + 1e-9
+        rows = []
+        if abs(dropped - p) > spread:
+            rows.append(("rate", False, _("the Dropout layer dropped {got:.1%} of the activations; expected "
+                                          "{want:.0%} (dropout={want:g}).").format(got=dropped, want=p), None,
+                         Hint(code="mistake:torch_dropout_rate", text=_(
+                             "Pass the requested rate to nn.Dropout(p): p is the probability of dropping an "
+                             "activation (not of keeping it), and the builder's `dropout` argument sets it."))))
+        kept = train[train != 0]
+        if kept.size:
+            ok, message, comparison, hint = compare_output(kept.astype(np.float32),
+                                                           np.full(kept.shape, 1 / (1 - p)), output="kept")
+            if not ok and np.allclose(kept, 1.0):
+                hint = Hint(code="mistake:torch_dropout_not_scaled", text=_(
+                    "The activations that are kept must be divided by (1 - p) in training (inverted dropout), so "
+                    "that nothing changes in eval mode: nn.Dropout does this."))
+            rows.append(("kept activations", ok, message, comparison, hint))
+        if not isinstance(evaluated, np.ndarray) or not np.array_equal(evaluated, np.ones_like(train)):
+            rows.append(("eval mode", False, _("the Dropout layer still changes its input in eval mode."), None,
+                         EVAL_RANDOM()))
+        outcome, failure = module.act("eval_twice", X)
+        if failure is None and isinstance(outcome.value, list) and len(outcome.value) == 2 \
+                and not np.array_equal(*outcome.value):
+            rows.append(("model.eval()", False, _("the model gives different outputs for the same input in eval "
+                                                  "mode."), None, EVAL_RANDOM()))
+        return case_result(label, call, failure, rows)
+    return _run(ctx, unit, "torch_dropout", points, case_fn)
+
+
+def EVAL_RANDOM() -> Hint:
+    return Hint(code="mistake:torch_dropout_in_eval", text=_(
+        "Dropout must be off in eval mode: use an nn.Dropout module (model.eval() switches it off), or "
+        "F.dropout(x, p, training=self.training), never F.dropout(x, p) alone."))
+
+
+BATCHNORM_STEPS, BATCHNORM_ROWS = 4, 16
+
+
+@check_kind("torch_batchnorm")
+def torch_batchnorm(ctx, unit: TorchModel, points: float):
+    """BatchNorm's running statistics after a few train-mode forward passes equal nn.BatchNorm1d's."""
+    def case_fn(module, label, reference, weights, X, labels, dims):
+        rng = ctx.rng(unit.class_name, "batches", label)
+        shape = tuple(d if isinstance(d, int) else dims[d] for d in unit.input_shape[1:])
+        batches = [rng.normal(0.0, 1.0, (BATCHNORM_ROWS, *shape)).astype(DTYPE) for _ in range(BATCHNORM_STEPS)]
+        call = describe_call(f"{module.name} in train mode, {BATCHNORM_STEPS} batches", ["x"], [batches[0]])
+        outcome, failure = module.act("batchnorm_steps", batches)
+        if failure:
+            return case_result(label, call, failure, [])
+        load_reference(reference, weights).train()
+        with torch.no_grad():
+            for batch in batches:
+                reference(torch.from_numpy(batch.astype(np.float64)))
+        names = [n for n, _b in reference.named_buffers() if "running" in n]
+        if not names:
+            return CaseResult(label=label, passed=True, call=call)
+        got = module.state(outcome.value if isinstance(outcome.value, dict) else {}, names)
+        rows = []
+        for name in names:
+            want = as_float64(dict(reference.named_buffers())[name])
+            ok, message, comparison, hint = compare_output(got.get(name), want, output=name)
+            if not ok and got.get(name) is not None and np.allclose(got[name], weights[name]):
+                hint = Hint(code="mistake:torch_batchnorm_stats_frozen", text=_(
+                    "BatchNorm's running statistics did not change in train mode: use nn.BatchNorm1d (it updates "
+                    "running_mean and running_var with momentum 0.1 on every training forward pass)."))
+            rows.append((name, ok, message, comparison, hint))
+        return case_result(label, call, None, rows)
+    return _run(ctx, unit, "torch_batchnorm", points, case_fn)
 
 
 @check_kind("torch_equivalence")

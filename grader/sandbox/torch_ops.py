@@ -228,15 +228,34 @@ def batchnorm_steps(model, batches, device="cpu"):
 
 
 @action
-def dropout_masks(model, X, repeats, device="cpu", seed=0):
-    """`repeats` train-mode outputs of the same input, for the dropout rate and its 1/(1-p) scaling."""
+def dropout_layers(model, rows, width, seed=0):
+    """Every Dropout module of the model run on ones((rows, width)) in train mode and in eval mode: what it
+    keeps, how it scales, whether it is off in eval mode."""
     torch = _torch()
     _module_check(model)
-    model.train()
     torch.manual_seed(seed)
-    x = _inputs(X, model, device)
-    with torch.no_grad():
-        return [to_array(model(x)) for _ in range(int(repeats))]
+    found = []
+    for name, module in model.named_modules():
+        if "dropout" not in type(module).__name__.lower():
+            continue
+        ones = torch.ones(int(rows), int(width))
+        with torch.no_grad():
+            module.train()
+            train = module(ones)
+            module.eval()
+            evaluated = module(ones)
+        found.append({"name": name, "p": getattr(module, "p", None), "train": to_array(train),
+                      "eval": to_array(evaluated)})
+    model.eval()
+    return found
+
+
+@action
+def eval_twice(model, X, device="cpu"):
+    """Two eval-mode outputs of the same input: equal unless something random still runs."""
+    first = forward(model, X, device)
+    second = forward(model, X, device)
+    return [first.get("out"), second.get("out")]
 
 
 # ------------------------------------------------------------------------------------- the grader's models

@@ -1,0 +1,13 @@
+"""Model solution of the `torch_mlp` exercise."""
+import torch.nn as nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+
+
+def build_mlp(input_size, hidden_sizes, output_size, dropout=0.2, activations=("relu", "relu", "gelu", "tanh")):
+    layers = [nn.Linear(input_size, hidden_sizes[0]), ACTIVATIONS[activations[0]](),
+              nn.BatchNorm1d(hidden_sizes[0]), nn.Dropout(dropout)]
+    for fan_in, fan_out, name in zip(hidden_sizes[:-1], hidden_sizes[1:], activations[1:]):
+        layers += [nn.Linear(fan_in, fan_out), ACTIVATIONS[name]()]
+    layers.append(nn.Linear(hidden_sizes[-1], output_size))
+    return nn.Sequential(*layers)
