@@ -98,6 +98,7 @@ class Assignment:
                 ids=", ".join(map(repr, unknown)), known=", ".join(self.exercise_ids)))
         exercises = [self.exercise(i) for i in (ids or self.exercise_ids)]
         self._check_exercise_keys()
+        _check_shared_names(exercises)  # the selected ones: loading the others would cost their imports
         return exercises
 
     def _check_exercise_keys(self) -> None:
@@ -110,6 +111,27 @@ class Assignment:
         complete = loaded >= set(self.exercise_ids)
         _raise_problems(self.path, self.raw, exercise_schema({i: self._cache[i] for i in sorted(loaded)}, complete))
         self._checked.add(loaded)
+
+
+def _signature(unit) -> tuple:
+    """What a student's function must look like for a unit: its kind and its positional arguments."""
+    args = unit.positional() if hasattr(unit, "positional") else list(getattr(unit, "args", ()) or ())
+    return type(unit).__name__, tuple(args)
+
+
+def _check_shared_names(exercises: list[Exercise]) -> None:
+    """Two exercises may grade one function (initialize_adam in optimizers and from_scratch) only as the
+    same function; otherwise no submission can satisfy both (utils' predict(params, X) and
+    from_scratch's predict(X, parameters))."""
+    seen: dict[str, tuple[str, tuple]] = {}
+    for exercise in exercises:
+        for unit in exercise.units:
+            for name in unit.graded_names()[:1]:
+                first = seen.setdefault(name, (exercise.id, _signature(unit)))
+                if first[0] != exercise.id and first[1] != _signature(unit):
+                    raise AssignmentError(_("exercises {first} and {second} both grade a function named {name}, with "
+                                            "different arguments: an assignment can hold only one of them.").format(
+                        first=first[0], second=exercise.id, name=name))
 
 
 def _version(text: str) -> tuple[int, ...]:

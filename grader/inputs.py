@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Arg, Case
+from .spec import Arg, Case, Layers
 
 # Probabilities stay at or above this, so the common `log(p + 1e-8)` idiom passes.
 MIN_PROBABILITY = 1e-3
@@ -37,8 +37,8 @@ def _away_from(values: np.ndarray, kinks: tuple[float, ...], margin: float) -> n
 def draw(arg: Arg, case: Case, rng: np.random.Generator) -> Any:
     """One argument value for a case."""
     dims = case.dims
-    if arg.kind == "fixed":
-        return arg.value
+    if arg.kind == "fixed":  # a Layers value is drawn for the case's sizes (an L-layer network)
+        return arg.value.draw(dims, rng) if isinstance(arg.value, Layers) else arg.value
     shape = resolve_shape(arg.shape, dims)
     scale = arg.scale * (arg.large if case.large else 1.0)
     if arg.kind in ("normal", "logits"):

@@ -39,6 +39,38 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class Layers:
+    """An L-layer network as an argument (the fixed `value` of an Arg): its sizes are a case's dims
+    `first`, then `hidden`1, `hidden`2, ... (as many as the case has), then `last`, so one function is
+    graded on networks of several depths. `what="dims"` sends layer_dims, the list of sizes;
+    `what="params"` draws the parameters W1, b1, ..., WL, bL (batch-first, Wl (n_{l-1}, n_l), He-scaled
+    times `scale`; biases small and non-zero, (n_l,) or, with `bias_row`, (1, n_l))."""
+
+    what: str = "params"
+    first: str = "D"
+    hidden: str = "H"
+    last: str = "C"
+    scale: float = 1.0
+    bias_row: bool = False
+
+    def sizes(self, dims: dict[str, int]) -> list[int]:
+        hidden = []
+        while f"{self.hidden}{len(hidden) + 1}" in dims:
+            hidden.append(dims[f"{self.hidden}{len(hidden) + 1}"])
+        return [dims[self.first], *hidden, dims[self.last]]
+
+    def draw(self, dims: dict[str, int], rng) -> Any:
+        sizes = self.sizes(dims)
+        if self.what == "dims":
+            return sizes
+        params = {}
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+            params[f"W{layer}"] = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)) * self.scale
+            params[f"b{layer}"] = rng.normal(0.0, 0.1, (1, fan_out) if self.bias_row else (fan_out,)) * self.scale
+        return params
+
+
+@dataclass(frozen=True)
 class Case:
     """One generated input set: sizes of the symbolic dimensions, and whether values are large."""
 
@@ -74,6 +106,10 @@ class Backward:
     checks: dict[str, float] = field(default_factory=lambda: {"backward": 2.0, "gradcheck": 1.0})
     mistakes: tuple[Mistake, ...] = ()
     doc: str = ""
+    # A backward of a whole network (check kind `backprop`): the forward returns (output, cache), and the
+    # backward takes (output, targets, cache) and returns the gradients of `loss(output, targets)`.
+    targets: Arg | None = None
+    loss: Callable[..., Any] | None = None
 
     @property
     def takes_upstream(self) -> bool:
@@ -99,9 +135,13 @@ class Function:
     doc: str = ""
     exact: bool = False  # outputs are labels or masks: equality, not tolerance
     features_first: dict[str, Any] = field(default_factory=dict)  # output name -> its features-first form (as Arg's)
+    keywords: tuple[str, ...] = ()  # arguments sent by keyword (options with defaults); the others by position
 
     def graded_names(self) -> list[str]:
         return [self.name] + ([self.backward.name] if self.backward else [])
+
+    def positional(self) -> list[str]:
+        return [name for name in self.args if name not in self.keywords]
 
 
 @dataclass(frozen=True)
@@ -178,7 +218,8 @@ class Convention:
 class Optimizer:
     """An update written as the course writes it, graded over many steps against torch.optim.
 
-    `args` is the update's parameter list: "params" and "grads" (dicts name -> array), the state dicts
+    `args` is the update's parameter list: "params" (or "parameters") and "grads" (dicts name -> array; a
+    parameter's gradient under `grad_key`), the state dicts
     named in `state`, "t" (the step count from 1) where the update needs it, and hyperparameters, whose
     values each of `runs` gives. It returns (params, *state dicts), or updates them in place and
     returns None. `reference(parameters, hyper)` builds the torch.optim optimizer; `state` maps each
@@ -199,7 +240,13 @@ class Optimizer:
     convention_option: str = ""
     conventions: tuple[Convention, ...] = ()
     doc: str = ""
+    grad_key: str = "{}"  # a parameter's key in grads: "{}" (grads["W1"]) or "d{}" (the course's grads["dW1"])
     backward = None  # one function: what the shared interface check and the starter kit read
+
+    @property
+    def params_arg(self) -> str:
+        """The parameter dict's argument name: "params", or the course's "parameters"."""
+        return "parameters" if "parameters" in self.args else "params"
 
     def graded_names(self) -> list[str]:
         return [self.name]

@@ -23,7 +23,9 @@ def _unit_source(unit, names: dict[str, str]) -> str:
     if isinstance(unit, (StateInit, Optimizer)):  # one function, no backward
         return _stub(names.get(unit.name, unit.name), list(unit.args), unit.doc)
     assert isinstance(unit, Function)
-    source = _stub(names.get(unit.name, unit.name), list(unit.args), unit.doc)
+    keywords = [f"{k}={unit.args[k].value!r}" if isinstance(unit.args[k].value, (int, float, str)) else f"{k}=None"
+                for k in unit.keywords]
+    source = _stub(names.get(unit.name, unit.name), unit.positional() + keywords, unit.doc)
     if unit.backward is not None:
         source += _stub(names.get(unit.backward.name, unit.backward.name), list(unit.backward.args), unit.backward.doc)
     return source

@@ -133,7 +133,8 @@ def interface(ctx, fn: Function, points: float):
     """Every graded name exists, is callable, and accepts the documented arguments."""
     def body(result):
         stubs = []
-        for canonical, arity in [(fn.name, len(fn.args))] + (
+        positional = fn.positional() if isinstance(fn, Function) else fn.args  # keyword options are not counted
+        for canonical, arity in [(fn.name, len(positional))] + (
                 [(fn.backward.name, len(fn.backward.args))] if fn.backward else []):
             name = ctx.student_name(canonical)
             module = ctx.require(canonical)

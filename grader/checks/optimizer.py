@@ -156,16 +156,16 @@ def _read_back(unit: Optimizer, name: str, outcome, arg_names) -> tuple[dict, di
     after = dict(zip(arg_names, outcome.args_after))
     value = outcome.value
     if value is None:
-        params, state = after.get("params"), {s: after.get(s) for s in unit.state}
+        params, state = after.get(unit.params_arg), {s: after.get(s) for s in unit.state}
     elif isinstance(value, dict):  # params returned; any state updated in place
         params, state = value, {s: after.get(s) for s in unit.state}
     elif isinstance(value, (tuple, list)) and len(value) == 1 + len(unit.state):
         params, state = value[0], dict(zip(unit.state, value[1:]))
     else:
-        expected = "params" if not unit.state else "(" + ", ".join(("params", *unit.state)) + ")"
+        expected = unit.params_arg if not unit.state else "(" + ", ".join((unit.params_arg, *unit.state)) + ")"
         return _("{name}() should return {expected}, or update in place and return None; it returned "
                  "{got}.").format(name=name, expected=expected, got=type(value).__name__)
-    for what, d in (("params", params), *state.items()):
+    for what, d in ((unit.params_arg, params), *state.items()):
         if not _plain_dict(d):
             return _("after {name}(), {what} is not a dict of arrays (got {got}).").format(
                 name=name, what=what, got=type(d).__name__)
@@ -180,7 +180,8 @@ def _run_case(ctx, unit: Optimizer, run: _Run, label: str) -> CaseResult:
     call = ""
     for t, (grads, lr, (want_params, want_state)) in enumerate(zip(run.grads, run.lrs, run.graded), start=1):
         hyper = {**run.hyper, "learning_rate": lr}
-        arguments = {"params": params, "grads": {k: g.copy() for k, g in grads.items()}, "t": t, **state, **hyper}
+        arguments = {unit.params_arg: params, "grads": {unit.grad_key.format(k): g.copy() for k, g in grads.items()},
+                     "t": t, **state, **hyper}
         values = [arguments[a] for a in unit.args]
         call = describe_call(name, unit.args, values)
         where = _("step {t} of {n}").format(t=t, n=unit.steps) + (
@@ -197,8 +198,8 @@ def _run_case(ctx, unit: Optimizer, run: _Run, label: str) -> CaseResult:
                 "{name}() returned None and left params as they were: return the updated dicts, or update them "
                 "in place (params[k] -= ..., not params = ...).").format(name=name), [])
         returned = dict(zip(unit.args, outcome.args_after)).get("grads")
-        changed = [k for k, g in grads.items()
-                   if not (isinstance(returned, dict) and np.array_equal(returned.get(k), g))]
+        changed = [unit.grad_key.format(k) for k, g in grads.items()
+                   if not (isinstance(returned, dict) and np.array_equal(returned.get(unit.grad_key.format(k)), g))]
         if changed:
             return case_result(label, call, f"{where}: " + _(
                 "{name}() modified grads[{key!r}]; an update must leave the gradients as they are.").format(

@@ -12,7 +12,9 @@ these checks establish *facts* about what came back and fail on the first one th
 A catalogued mistake of these checks has a predicate over the facts as its `reference`; the first one
 that holds is named in the hint. `params_forward` is the forward check for functions of the network's
 parameter dict (predict, compute_cost): an argument whose Arg is fixed to a dict of Param is drawn
-as the network's parameters (model.make_params), multiplied by the Arg's `scale`.
+as the network's parameters (model.make_params), multiplied by the Arg's `scale`; one fixed to
+spec.Layers, as an L-layer network's. A function with several `outputs` returns a tuple whose first
+item is graded (the rest, e.g. a forward's caches, is the student's business).
 """
 from __future__ import annotations
 
@@ -40,13 +42,15 @@ from .model import make_params
 SPLIT_SEEDS = 2  # calls with a second seed show that the seed is used
 
 
-def run_single_threaded(ctx, kind: str, fn: Function, points: float, body) -> CheckResult:
-    """run_check for `fn` with torch and BLAS (NumPy, SciPy's L-BFGS-B) on one thread: the grading side's
-    arrays are small, and threads on a busy host wait on each other (references ran ~30x slower)."""
+def run_single_threaded(ctx, kind: str, fn: Function, points: float, body, target: str | None = None) -> CheckResult:
+    """run_check for `fn` (reported under `target`, default its name) with torch and BLAS (NumPy, SciPy's
+    L-BFGS-B) on one thread: the grading side's arrays are small, and threads on a busy host wait on each
+    other (references ran ~30x slower)."""
     def single_threaded(result):
         with torch_threads(1), threadpool_limits(1):
             body(result)
-    return run_check(ctx, kind, fn, ctx.student_name(fn.name), points, single_threaded, ctx.location(fn.name))
+    target = target or fn.name
+    return run_check(ctx, kind, fn, ctx.student_name(target), points, single_threaded, ctx.location(target))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -410,11 +414,18 @@ def params_forward(ctx, fn: Function, points: float):
             if failure is not None:
                 result.cases.append(case_result(label, call, failure, []))
                 continue
+            value, output = outcome.value, fn.outputs[0]
+            if len(fn.outputs) > 1:  # (graded output, what the student keeps for later: forward's caches)
+                if not isinstance(value, (tuple, list)) or len(value) != len(fn.outputs):
+                    result.cases.append(case_result(label, call, _(
+                        "{name}() should return a tuple ({outputs}); it returned {got}.").format(
+                        name=name, outputs=", ".join(fn.outputs), got=type(value).__name__), []))
+                    continue
+                value = value[0]
             expected = torch_bridge.forward(fn.reference, inputs)[0]
             mistakes = tuple(m for m in fn.mistakes if m.check == "params_forward")
             wrong = {m.id: torch_bridge.call_numpy(m.reference, values)[0] for m in mistakes}
-            output = fn.outputs[0]
-            row = compare_output(outcome.value, expected, output=output, unit=fn, batch_size=case.dims.get("N"),
+            row = compare_output(value, expected, output=output, unit=fn, batch_size=case.dims.get("N"),
                                  exact=fn.exact, mistakes=mistakes, mistake_outputs=wrong)
             result.cases.append(case_result(label, call, None, [(output, *row)]))
     return run_single_threaded(ctx, "params_forward", fn, points, body)
