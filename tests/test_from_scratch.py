@@ -70,7 +70,7 @@ def test_other_correct_style_gets_full_marks(scratch):
 # Each catalogued mistake as an edit of the model solution: mistake id -> (check, edit).
 MISTAKES = {
     "activation_sigmoid_sign": ("activation_function.forward", (
-        "return 0.5 * (1 + np.tanh(0.5 * Z))", "return 1 / (1 + np.exp(Z))")),
+        "return 1 / (1 + np.exp(-Z))", "return 1 / (1 + np.exp(Z))")),
     "derivative_from_z": ("activation_derivative.forward", (
         "    A = activation_function(Z, name)\n", "    A = Z\n")),
     "derivative_sigmoid_is_sigmoid": ("activation_derivative.forward", (

@@ -7,7 +7,7 @@ def activation_function(Z, name):
     if name == "relu":
         return np.maximum(0, Z)
     if name == "sigmoid":
-        return 0.5 * (1 + np.tanh(0.5 * Z))  # sigmoid without overflow for large |Z|
+        return 1 / (1 + np.exp(-Z))
     if name == "tanh":
         return np.tanh(Z)
     raise ValueError(f"unknown activation {name!r}")
