@@ -49,6 +49,9 @@ conv2d = Function(
                     "gradient of a cross-correlation with respect to its input is a full convolution with the "
                     "kernel flipped (or, equivalently, scatter dout[n, f, i, j] * w[f] back onto the window "
                     "that produced it).", ref.conv2d_backward_dx_kernel_not_flipped, check="backward"),
+            Mistake("conv2d_dx_keeps_padding", "Your dx has the padded input's shape: it is the gradient of the "
+                    "padded x. Cut the padding off at the end: dx = dxp[:, :, padding:padding + H, padding:padding "
+                    "+ W].", ref.conv2d_backward_dx_keeps_padding, check="backward"),
         )),
     mistakes=(Mistake("conv2d_flipped_kernel", "You flipped the kernel (a true convolution). Deep learning's "
                       "conv2d, torch's F.conv2d, is a cross-correlation: out[n, f, i, j] = sum of "
@@ -95,6 +98,9 @@ maxpool2d = Function(
             Mistake("maxpool2d_overwrite", "Your backward assigns dx[...] = dout where windows overlap, so a "
                     "later window overwrites an earlier one's gradient; accumulate with +=.",
                     ref.maxpool2d_backward_overwrite, check="backward"),
+            Mistake("maxpool2d_whole_window", "Your backward passes dout to every element of the window; only the "
+                    "window's maximum affected the output, so only it gets the gradient (dx = dout at the argmax, "
+                    "0 elsewhere).", ref.maxpool2d_backward_whole_window, check="backward"),
         )),
     doc=("Max-pooling as torch's F.max_pool2d (no padding, sizes floored).\n\n"
          "x: (N, C, H, W); kernel_size: int, the side of the square window; stride: int, the step between "

@@ -49,6 +49,8 @@ xavier_normal = _init(
     Mistake("xavier_normal_variance_as_std", "You passed the variance 2 / (fan_in + fan_out) where the standard "
             "deviation belongs: rng.normal takes std = sqrt(2 / (fan_in + fan_out)).",
             lambda fi, fo: ref.normal(2.0 / (fi + fo)), check=DIST),
+    Mistake("xavier_normal_fan_out_only", "Your variance is 1 / fan_out: Xavier's averages both fans, "
+            "std = sqrt(2 / (fan_in + fan_out)).", lambda fi, fo: ref.normal(math.sqrt(1.0 / fo)), check=DIST),
 )
 
 xavier_uniform = _init(
@@ -63,6 +65,8 @@ xavier_uniform = _init(
     Mistake("xavier_uniform_drawn_normal", "Your draws are normal; xavier_uniform draws from a uniform distribution "
             "(rng.uniform(-a, a)) with a = sqrt(6 / (fan_in + fan_out)).",
             lambda fi, fo: ref.normal(_xavier_std(fi, fo)), check=DIST),
+    Mistake("xavier_uniform_fan_out_only", "Your limit is sqrt(3 / fan_out): Xavier's averages both fans, "
+            "a = sqrt(6 / (fan_in + fan_out)).", lambda fi, fo: ref.uniform(math.sqrt(3.0 / fo)), check=DIST),
 )
 
 he_normal = _init(
@@ -76,6 +80,9 @@ he_normal = _init(
     Mistake("he_normal_drawn_uniform", "Your draws are uniform; he_normal draws from a normal distribution "
             "(rng.normal) with std = sqrt(2 / fan_in).", lambda fi, fo: ref.uniform(math.sqrt(6.0 / fi)),
             check=DIST),
+    Mistake("he_normal_both_fans", "Your std is sqrt(2 / (fan_in + fan_out)), Xavier's; He initialization "
+            "(mode='fan_in') uses the number of inputs only: std = sqrt(2 / fan_in).",
+            lambda fi, fo: ref.normal(math.sqrt(2.0 / (fi + fo))), check=DIST),
 )
 
 he_uniform = _init(
@@ -90,6 +97,9 @@ he_uniform = _init(
             lambda fi, fo: ref.uniform(math.sqrt(2.0 / fi)), check=DIST),
     Mistake("he_uniform_fan_out", "Your limit uses fan_out; He initialization (mode='fan_in') uses the number of "
             "inputs: a = sqrt(6 / fan_in).", lambda fi, fo: ref.uniform(math.sqrt(6.0 / fo)), check=DIST),
+    Mistake("he_uniform_both_fans", "Your limit is sqrt(6 / (fan_in + fan_out)), Xavier's; He initialization "
+            "(mode='fan_in') uses the number of inputs only: a = sqrt(6 / fan_in).",
+            lambda fi, fo: ref.uniform(math.sqrt(6.0 / (fi + fo))), check=DIST),
 )
 
 EXERCISE = Exercise(

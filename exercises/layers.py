@@ -39,7 +39,10 @@ relu = _activation(
     extra_checks={"kink": 0.5},
     kinks=({"x": [[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]]},),
     mistakes=(Mistake("relu_backward_passes_dout", "Your backward returns dout unchanged: ReLU's gradient is "
-                      "zero wherever x <= 0.", lambda dout, x: dout, check="backward"),),
+                      "zero wherever x <= 0.", lambda dout, x: dout, check="backward"),
+              Mistake("relu_backward_one_at_zero", "Your backward takes ReLU's derivative as 1 at x == 0 (x >= 0); "
+                      "the convention (PyTorch's) is 0 there: dx = dout * (x > 0).",
+                      lambda dout, x: dout * (x >= 0), check="backward")),
 )
 
 sigmoid = _activation(

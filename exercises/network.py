@@ -65,6 +65,15 @@ def _grads_no_relu_mask(params, X, y):
     return {"W1": X.T @ dhidden, "b1": dhidden.sum(0), "W2": hidden.T @ dz2, "b2": dz2.sum(0)}
 
 
+def _grads_hidden_times_activation(params, X, y):
+    """The hidden gradient multiplied by ReLU's output instead of masked by the pre-activation's sign."""
+    hidden = torch.relu(X @ params["W1"] + params["b1"].reshape(-1))
+    probs = torch.softmax(hidden @ params["W2"] + params["b2"].reshape(-1), 1)
+    dz2 = (probs - y) / X.shape[0]
+    dz1 = (dz2 @ params["W2"].T) * hidden
+    return {"W1": X.T @ dz1, "b1": dz1.sum(0), "W2": hidden.T @ dz2, "b2": dz2.sum(0)}
+
+
 EXERCISE = Exercise(
     id="network",
     title="Two-layer neural network",
@@ -97,6 +106,9 @@ EXERCISE = Exercise(
                 Mistake("network_no_relu_mask", "Your backward ignores ReLU's mask: the gradient flowing into the "
                         "hidden layer must be zeroed where the pre-activation was <= 0.", _grads_no_relu_mask,
                         check="backward"),
+                Mistake("network_hidden_grad_times_activation", "Your backward multiplies the hidden gradient by "
+                        "ReLU's output A1; ReLU's derivative is the mask of the pre-activation: dZ1 = dA1 * (Z1 > 0).",
+                        _grads_hidden_times_activation, check="backward"),
                 Mistake("network_update_ascent", "Your update adds the gradients: a descent step subtracts "
                         "learning_rate * gradient.",
                         lambda params, grads, lr: {k: params[k] + lr * grads[k] for k in params}, check="update"),

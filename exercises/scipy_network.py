@@ -73,6 +73,9 @@ cost_function = Function(
         Mistake("scipy_grad_wrong_order", "Your gradient has the right numbers in the wrong order: flatten dW1 "
                 "and dW2 exactly as flat_params was packed (C order: dW.ravel(), not dW.ravel(order='F') or "
                 "dW.T.ravel()).", _grad_in_other_order, check="cost"),
+        Mistake("scipy_grad_no_sigmoid_derivative", "Your gradient passes through the hidden layer without "
+                "sigmoid's derivative: dZ1 = (dZ2 @ W2.T) * A1 * (1 - A1), with A1 = sigmoid(X @ W1 + b1).",
+                partial(ref.cost_and_grad, sigmoid_derivative=False), check="cost"),
     ),
     batch_dim=None,
     doc=DOC,

@@ -48,6 +48,15 @@ HINTS = {
     "normalized_axis": ("wrong_axis", N_(
         "Your output is normalized along axis {actual_axis} instead of axis {expected_axis}: you "
         "reduced over the wrong axis. Use axis={expected_axis} (with keepdims=True) in the sum/mean/max.")),
+    "labels_probabilities": ("labels", N_(
+        "Your output has shape {actual}, one row of probabilities per example, but {expected} class labels were "
+        "expected: return the most probable class of each row, np.argmax(probs, axis=1).")),
+    "labels_onehot": ("labels", N_(
+        "Your output has shape {actual}, one-hot rows, but {expected} class labels were expected: return the "
+        "index of each row's 1, np.argmax(rows, axis=1).")),
+    "labels_scores": ("labels", N_(
+        "Your output has shape {actual}, one score per class and example, but {expected} class labels were "
+        "expected: return the index of each row's largest score, np.argmax(scores, axis=1).")),
     "scale": ("scale", N_(
         "Your output is off by a factor of {factor}: check the constant factors in your formula.")),
     "scale_2": ("scale", N_(
@@ -142,9 +151,26 @@ def _close(a: np.ndarray, target: np.ndarray) -> bool:
     return int(np.count_nonzero(bad)) <= allowed
 
 
+def _labels_hint(a: np.ndarray, e: np.ndarray) -> Hint | None:
+    """Class labels (N,) expected, a row per example (N, C) returned: probabilities, one-hot or scores."""
+    if not (e.ndim == 1 and a.ndim == 2 and a.shape[0] == e.shape[0] and a.shape[1] > 1 and e.size
+            and np.all(e == np.round(e)) and e.min() >= 0 and np.isfinite(a).all()):
+        return None
+    shapes = dict(actual=tuple(a.shape), expected=tuple(e.shape))
+    rows_sum_to_one = a.min() >= 0 and np.allclose(a.sum(axis=1), 1.0, atol=1e-4)
+    if rows_sum_to_one and np.all((a == 0) | (a == 1)):
+        return _hint("labels_onehot", **shapes)
+    if rows_sum_to_one:
+        return _hint("labels_probabilities", **shapes)
+    return _hint("labels_scores", **shapes) if e.max() < a.shape[1] else None
+
+
 def _shape_hint(a: np.ndarray, e: np.ndarray) -> Hint | None:
     sa, se = tuple(a.shape), tuple(e.shape)
     shapes = dict(actual=sa, expected=se)
+    labels = _labels_hint(a, e)
+    if labels is not None:
+        return labels
     if a.ndim == 2 and e.ndim == 2 and sa == se[::-1]:
         return _hint("transposed" if np.isfinite(a).all() and _close(a.T, e) else "transposed_shape", **shapes)
     if a.size == 1 and e.size > 1:

@@ -47,6 +47,13 @@ def conv2d_backward_dx_kernel_not_flipped(dout, x, w, b, stride, padding):
     return dx, dw, dout.sum((0, 2, 3))
 
 
+def conv2d_backward_dx_keeps_padding(dout, x, w, b, stride, padding):
+    """dx of the padded input, returned without cutting the padding off: (N, C, H + 2p, W + 2p)."""
+    xp = F.pad(x, (padding, padding, padding, padding))
+    dx, dw = _conv2d_grads(dout, xp, w, stride, 0)
+    return dx, dw, dout.sum((0, 2, 3))
+
+
 def _windows(dout, kernel_size, stride):
     """(rows, cols, upstream gradient) of every pooling window, in row-major order."""
     for i in range(dout.shape[2]):
@@ -77,6 +84,14 @@ def maxpool2d_backward_average(dout, x, kernel_size, stride):
     dx = torch.zeros_like(x)
     for rows, cols, d in _windows(dout, kernel_size, stride):
         dx[:, :, rows, cols] += d / kernel_size ** 2
+    return dx
+
+
+def maxpool2d_backward_whole_window(dout, x, kernel_size, stride):
+    """dout given to every element of its window, not only to the maximum."""
+    dx = torch.zeros_like(x)
+    for rows, cols, d in _windows(dout, kernel_size, stride):
+        dx[:, :, rows, cols] += d
     return dx
 
 

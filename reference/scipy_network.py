@@ -55,15 +55,20 @@ def batch_first(params: dict, features_first: bool) -> dict:
     return {**params, "W1": params["W1"].T, "W2": params["W2"].T}
 
 
-def logits(params: dict, X):
-    hidden = torch.sigmoid(X @ params["W1"] + params["b1"].reshape(-1))
+def logits(params: dict, X, *, sigmoid_derivative=True):
+    """sigmoid_derivative=False: the same values, but backpropagation passes the hidden layer's gradient
+    through sigmoid as if its derivative were 1 (a catalogued mistake)."""
+    z = X @ params["W1"] + params["b1"].reshape(-1)
+    hidden = torch.sigmoid(z) if sigmoid_derivative else z + (torch.sigmoid(z) - z).detach()
     return hidden @ params["W2"] + params["b2"].reshape(-1)
 
 
-def cost(params: dict, X, y, lambda_, *, regularize_biases=False, reg_factor=0.5, reduction="mean"):
+def cost(params: dict, X, y, lambda_, *, regularize_biases=False, reg_factor=0.5, reduction="mean",
+         sigmoid_derivative=True):
     """J in float64; the keyword arguments describe catalogued mistakes (the defaults are the formula)."""
     m = X.shape[0]
-    data = torch.nn.functional.cross_entropy(logits(params, X), y, reduction=reduction)
+    data = torch.nn.functional.cross_entropy(logits(params, X, sigmoid_derivative=sigmoid_derivative), y,
+                                             reduction=reduction)
     names = ("W1", "W2", "b1", "b2") if regularize_biases else ("W1", "W2")
     return data + reg_factor * lambda_ / m * sum((params[k] ** 2).sum() for k in names)
 

@@ -236,6 +236,16 @@ MISTAKES = {
                                 "he_uniform.distribution", set()),
     "he_uniform_fan_out": ("init.py", [("limit = np.sqrt(6.0 / fan_in)", "limit = np.sqrt(6.0 / fan_out)")],
                            "he_uniform.distribution", set()),
+    "xavier_normal_fan_out_only": ("init.py", [("rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out))",
+                                                "rng.normal(0.0, np.sqrt(1.0 / fan_out)")],
+                                   "xavier_normal.distribution", set()),
+    "xavier_uniform_fan_out_only": ("init.py", [("limit = np.sqrt(6.0 / (fan_in + fan_out))",
+                                                 "limit = np.sqrt(3.0 / fan_out)")], "xavier_uniform.distribution", set()),
+    "he_normal_both_fans": ("init.py", [("rng.normal(0.0, np.sqrt(2.0 / fan_in)",
+                                         "rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out))")],
+                            "he_normal.distribution", set()),
+    "he_uniform_both_fans": ("init.py", [("limit = np.sqrt(6.0 / fan_in)", "limit = np.sqrt(6.0 / (fan_in + fan_out))")],
+                             "he_uniform.distribution", set()),
 }
 
 

@@ -122,6 +122,14 @@ MISTAKES = {
         "dx[:, :, i * stride:i * stride + kernel_size, j * stride:j * stride + kernel_size] += "
         "dout[:, :, i, j, None, None] / kernel_size ** 2")],
         "maxpool2d_backward.backward", {"maxpool2d_backward.gradcheck", "maxpool2d_backward.kink"}),
+    "conv2d_dx_keeps_padding": ("conv.py", [(
+        "dx = dxp[:, :, padding:padding + H, padding:padding + W]", "dx = dxp")],
+        "conv2d_backward.backward", {"conv2d_backward.gradcheck"}),
+    "maxpool2d_whole_window": ("conv.py", [(
+        "np.add.at(dx, (n, c, i * stride + p, j * stride + q), dout[:, :, i, j])",
+        "dx[:, :, i * stride:i * stride + kernel_size, j * stride:j * stride + kernel_size] += "
+        "dout[:, :, i, j, None, None]")],
+        "maxpool2d_backward.backward", {"maxpool2d_backward.gradcheck", "maxpool2d_backward.kink"}),
     "maxpool2d_overwrite": ("conv.py", [(
         "np.add.at(dx, (n, c, i * stride + p, j * stride + q), dout[:, :, i, j])",
         "dx[n, c, i * stride + p, j * stride + q] = dout[:, :, i, j]")],
@@ -182,6 +190,7 @@ BATCHES = [
     ["conv2d_db_batch_only", "maxpool2d_average"],
     ["conv2d_db_mean", "maxpool2d_overwrite"],
     ["conv2d_dx_kernel_not_flipped"],
+    ["conv2d_dx_keeps_padding", "maxpool2d_whole_window"],
     ["gd_weight_decay_ignored", "momentum_first_step_dampened", "nesterov_plain_momentum", "rmsprop_eps_inside_sqrt",
      "adam_no_bias_correction", "adamw_coupled_weight_decay"],
     ["gd_decay_without_lr", "momentum_dampening_ignored", "nesterov_decay_missing_in_lookahead",

@@ -174,6 +174,8 @@ SCIPY_MISTAKES = {  # mistake id -> (edits of scipy_network.py, check that must 
     "scipy_grad_wrong_order": ([("np.concatenate([dW1.ravel(), db1, dW2.ravel(), db2])",
                                  "np.concatenate([dW1.ravel(order='F'), db1, dW2.ravel(order='F'), db2])")],
                                "cost_function.cost_gradient"),
+    "scipy_grad_no_sigmoid_derivative": ([("dZ1 = (dZ2 @ W2.T) * A1 * (1 - A1)", "dZ1 = dZ2 @ W2.T")],
+                                         "cost_function.cost_gradient"),
 }
 
 
