@@ -21,7 +21,7 @@ def code(hint):
 
 
 def test_table_codes_and_texts():
-    codes = {"nonfinite", "batch_scale", "sign_flip", "transposed", "wrong_axis", "scale", "zero", "offset"}
+    codes = {"nonfinite", "batch_scale", "sign_flip", "transposed", "wrong_axis", "scale", "zero", "offset", "labels"}
     assert {c for c, _ in HINTS.values()} == codes
     assert all(isinstance(t, str) and t.strip().endswith(".") for _, t in HINTS.values())
 
@@ -149,3 +149,14 @@ def test_huge_wrong_outputs_give_no_hint_and_no_numpy_warning(grad):
         assert diagnose(grad * 1e300, tiny) is None  # a ratio of 1e600: no factor worth naming
         assert diagnose(np.full_like(grad, -1e308), np.full_like(grad, 1e308) * np.sign(grad)) is None
     assert [str(w.message) for w in caught] == []  # a warning would land in the grader's output
+
+
+def test_labels_returned_as_rows_are_named():
+    labels = np.array([0, 2, 1, 2])
+    probs = np.array([[.7, .2, .1], [.1, .1, .8], [.2, .5, .3], [.3, .3, .4]])
+    assert "probabilities" in diagnose(probs, labels).text
+    assert "one-hot" in diagnose(np.eye(3)[labels], labels).text
+    assert "score" in diagnose(np.log(probs) + 5, labels).text
+    # Not labels (negative or fractional expected values): no labels hint.
+    assert code(diagnose(probs, np.array([0.5, 1.0, 0.2, 0.1]))) != "labels"
+    assert code(diagnose(np.eye(3)[labels][:, :1].repeat(1, 1), labels)) != "labels"
