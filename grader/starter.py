@@ -7,9 +7,11 @@ from pathlib import Path
 
 from .assignment import Assignment
 from .layout import Layout
-from .spec import Exercise, Function, Model, Optimizer, StateInit
+from .spec import Exercise, Function, Model, Optimizer, StateInit, TorchLoop, TorchModel
 
 HEADER = '"""{title}\n\n{description}\nFill in every function; the grader checks each one against PyTorch.\n"""\nimport numpy as np\n'
+# A PyTorch exercise's kit imports what its stubs use (the course's own three lines).
+TORCH_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 
 
 def _stub(name: str, params: list[str], doc: str) -> str:
@@ -20,6 +22,12 @@ def _stub(name: str, params: list[str], doc: str) -> str:
 def _unit_source(unit, names: dict[str, str]) -> str:
     if isinstance(unit, Model):
         return "\n" + unit.doc.strip("\n").replace("class NeuralNetwork", f"class {names.get(unit.class_name, unit.class_name)}") + "\n"
+    if isinstance(unit, (TorchModel, TorchLoop)):  # a class or function whose doc is the whole stub
+        name = unit.graded_names()[0]
+        stub = unit.doc.strip("\n")
+        for keyword in ("class", "def"):
+            stub = stub.replace(f"{keyword} {name}(", f"{keyword} {names.get(name, name)}(", 1)
+        return "\n\n" + stub + "\n"
     if isinstance(unit, (StateInit, Optimizer)):  # one function, no backward
         return _stub(names.get(unit.name, unit.name), list(unit.args), unit.doc)
     assert isinstance(unit, Function)
@@ -35,6 +43,8 @@ def starter_source(exercise: Exercise, names: dict[str, str] | None = None, layo
     description = (exercise.description or "").strip().splitlines()
     description = " ".join(description[:1]) + "\n" if description else ""
     header = HEADER.format(title=exercise.title, description=description + layout.starter_note(exercise))
+    if exercise.frameworks:
+        header += TORCH_IMPORTS
     return header + "".join(_unit_source(u, names or {}) for u in exercise.units)
 
 
