@@ -19,7 +19,7 @@ from ..sandbox.torch_ops import build_mlp
 from ..spec import TorchLoop, as_float64
 from ..sandbox.wire import Handle
 from .base import case_result, check_kind, compare_output, outcome_failure, run_check
-from .torch_module import DEVICE_HINT, HARD_CODED, cuda_available, device_problem, draw_state, load_reference
+from .torch_module import DEVICE_HINT, HARD_CODED, HARD_CODED_TEXT, cuda_available, device_problem, draw_state, load_reference
 
 
 def reference_model(unit: TorchLoop, weights: dict) -> torch.nn.Module:
@@ -196,7 +196,8 @@ def torch_loop_device(ctx, unit: TorchLoop, points: float):
         if failure is None:  # code that does not run at all earns nothing here either
             _value, failure = _run_student(ctx, unit, handle, X, y, batch)
         if failure:
-            return case_result(label, call.replace("'meta'", "'cpu'"), failure, [])
+            return CaseResult(label=label, passed=False, call=call.replace("'meta'", "'cpu'"), message=failure,
+                              hint=Hint(code=HARD_CODED, text=DEVICE_HINT()) if HARD_CODED_TEXT in failure else None)
         handle, failure = _student_model(ctx, unit, weights, device="meta")
         value = {}
         if failure is None:

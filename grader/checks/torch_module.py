@@ -23,6 +23,7 @@ from .model import Instance, sgd_reference
 
 DTYPE = np.float32
 HARD_CODED = "mistake:hard_coded_device"
+HARD_CODED_TEXT = "(a hard-coded device)"  # what torch_ops says when code moved tensors off the device it was given
 
 
 def dims_of(unit: TorchModel, case: Case) -> dict[str, Any]:
@@ -270,7 +271,8 @@ def torch_device(ctx, unit: TorchModel, points: float):
         call = describe_call(f"{module.name}.forward", ["x"], [X]) + " " + _("on device='meta'")
         _value, failure = _forward(module, X)  # code that does not run at all earns nothing here either
         if failure:
-            return case_result(label, call, failure, [])
+            return CaseResult(label=label, passed=False, call=call, message=failure,
+                              hint=Hint(code=HARD_CODED, text=DEVICE_HINT()) if HARD_CODED_TEXT in failure else None)
         failure = module.load(weights, device="meta")
         value = {}
         if failure is None:
