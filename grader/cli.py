@@ -1,6 +1,7 @@
 """The `grade` command. `grade PATH` grades a submission; other actions are subcommands."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -12,7 +13,8 @@ EXAMPLE = "example"  # `grade --example` grades the bundled model solution
 
 
 class DefaultGroup(click.Group):
-    """A group whose default action is `grade PATH`: an unknown first word is the path."""
+    """A group whose default action is `grade PATH`: an unknown first word is the path. Its help shows
+    that action's options, since they are the ones a student uses most."""
 
     default_command = "submission"
 
@@ -25,6 +27,28 @@ class DefaultGroup(click.Group):
 
     def format_usage(self, ctx, formatter):
         formatter.write_usage("grade", "[OPTIONS] PATH | COMMAND [ARGS]...")
+
+    def format_options(self, ctx, formatter):
+        grading = self.commands[self.default_command]
+        records = [p.get_help_record(ctx) for p in grading.get_params(ctx) if p.name != "help"]
+        with formatter.section(_("Grading options (grade PATH)")):
+            formatter.write_dl([r for r in records if r])
+        super().format_options(ctx, formatter)
+
+
+class GradingContext(click.Context):
+    """`grade PATH` runs a hidden subcommand; its messages name `grade`, the command the help shows."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class GradingCommand(click.Command):
+    context_class = GradingContext
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("grade", "[OPTIONS] PATH")
 
 
 def usage_error(message: str) -> None:
@@ -45,13 +69,13 @@ def grading_options(command):
     return command
 
 
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("grade", cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nn-autograder", prog_name="grade")
 def main():
     """Grade NumPy neural-network coursework against PyTorch references.
 
     \b
-    grade submission/            grade a folder, a .py file or a notebook
+    grade submission/            grade a folder, a .py file, a notebook or a .zip
     grade --example              grade the bundled example submission
     grade list                   the assignment's exercises and points
     grade starter --out DIR      write the student starter kit
@@ -84,12 +108,31 @@ def _select(spec, exercises=()):
         usage_error(str(error))
 
 
+@contextlib.contextmanager
+def _unpacked(path: Path):
+    """A .zip's files in a temporary folder, unpacked as `grade batch` unpacks them (no entry outside
+    the folder, no links, size and count capped); any other path as it is."""
+    if path.suffix.lower() != ".zip" or not path.is_file():
+        yield path
+        return
+    import tempfile
+
+    from .batch.discover import PayloadError, unpack_zip
+    with tempfile.TemporaryDirectory(prefix="grade-zip-") as folder:
+        target = Path(folder) / path.stem
+        try:
+            unpack_zip(path.read_bytes(), target)
+        except (PayloadError, OSError) as error:
+            usage_error(f"{path}: {error}")
+        yield target
+
+
 def example_path() -> Path:
     from .assignment import builtin_dir
     return builtin_dir() / "solution"
 
 
-@main.command("submission", hidden=True)
+@main.command("submission", cls=GradingCommand, hidden=True)
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("grade-report"), show_default=True,
               help="Folder for report.html, results.json and report.md.")
@@ -115,7 +158,7 @@ def example_path() -> Path:
               help="Exit with status 1 when the score is below PERCENT of the maximum (a CI job then fails).")
 def grade_command(path, out_dir, exercises, assignment, seed_file, example, color, notebook_mode, timing, data_dir,
                   dataset, junit_path, fail_under, lang):
-    """Grade the submission at PATH."""
+    """Grade the submission at PATH: a folder, a .py file, a notebook or a .zip of them."""
     from .assignment import AssignmentError
     from .loader import SubmissionError
     from .seeds import SeedError, resolve_seed
@@ -124,9 +167,10 @@ def grade_command(path, out_dir, exercises, assignment, seed_file, example, colo
     if example:
         path = example_path()
     if path is None:
-        usage_error(_("give the path of a submission (a folder, a .py file or a notebook), or --example."))
+        usage_error(_("give the path of a submission (a folder, a .py file, a notebook or a .zip), or --example."))
     if not path.exists():
-        usage_error(_("{path} does not exist; expected a folder, a .py file or a notebook.").format(path=path))
+        usage_error(_("{path} does not exist; expected a folder, a .py file, a notebook or a .zip.").format(
+            path=path))
     spec = _assignment(assignment)
     if not lang and spec.options.get("language"):
         try:
@@ -150,10 +194,12 @@ def grade_command(path, out_dir, exercises, assignment, seed_file, example, colo
     from .engine import grade
     from .report import write_reports
     from .report.terminal import render_terminal
-    try:
-        result = grade(path, spec, seed, exercise_ids=list(exercises) or None)
-    except (SubmissionError, AssignmentError) as error:
-        usage_error(str(error))
+    with _unpacked(path) as folder:
+        try:
+            result = grade(folder, spec, seed, exercise_ids=list(exercises) or None)
+        except (SubmissionError, AssignmentError) as error:
+            usage_error(str(error).replace(str(folder), str(path)))  # the student's path, not a temporary one
+    result.submission = str(path)
     written = write_reports(result, out_dir, junit_path=junit_path)
     click.echo(render_terminal(result, color=color, report_path=str(written.get("html", out_dir))))
     from .ci import publish_github, threshold_failure

@@ -11,7 +11,7 @@ from . import __version__
 from .assignment import Assignment
 from .checks import REGISTRY, CheckContext
 from .i18n import _, current_language
-from .loader import plan_submission
+from .loader import SubmissionError, nothing_graded, plan_submission
 from .notebook import map_errors
 from .policy import FrameworkPolicy, enforce
 from .results import ERROR, CheckResult, ExerciseResult, GradeResult
@@ -47,6 +47,9 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
     frameworks = sorted({f for exercise in exercises for f in exercise.frameworks})
     options = {**assignment.options, "allow_torch": True} if "torch" in frameworks else assignment.options
     plan = plan_submission(Path(path), list(names.values()), options=options)
+    if names and not plan.definitions and not plan.errors:  # unrelated files: one sentence, not a list per check
+        graded = [assignment.names.get(c, c) for exercise in exercises for c in exercise.required_names()]
+        raise SubmissionError(" ".join([nothing_graded(path, graded)] + plan.notes))
     result = GradeResult(submission=str(path), seed_kind=seed.kind, grader_version=__version__,
                          language=current_language(), assignment=assignment.title, notes=list(plan.notes),
                          errors=[str(issue) for issue in plan.errors])

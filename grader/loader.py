@@ -365,6 +365,13 @@ def _and(items: list[str]) -> str:
 # ------------------------------------------------------------------------------------------ plan
 
 
+def nothing_graded(path: Path, required: list[str], shown: int = 3) -> str:
+    """One sentence for a submission that defines none of the graded functions."""
+    names = ", ".join(required[:shown]) + (", …" if len(required) > shown else "")
+    return _("No graded function found in {path}: expected files that define {names} ({n} in all); see "
+             "`grade starter`.").format(path=Path(path), names=names, n=len(required))
+
+
 def plan_submission(path: Path, required_names: Iterable[str], options: dict | None = None) -> LoadPlan:
     """`options` are the assignment's (readers use them, e.g. notebook_mode)."""
     required = list(dict.fromkeys(required_names))
@@ -387,11 +394,7 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
         errors += files[-1].issues
         notes += files[-1].notes
     if not files and not errors:
-        where = (_("No readable Python files in {path}.") if Path(path).is_dir() else
-                 _("No readable Python files at {path}.")).format(path=Path(path))
-        want = _("Expected .py files defining {names}.").format(names=", ".join(required)) if required else _(
-            "Expected .py files.")
-        raise SubmissionError(" ".join([where, want] + notes))
+        raise SubmissionError(" ".join([nothing_graded(path, required)] + notes))
     files.sort(key=lambda f: (f.rel.count("/"), f.rel))  # shallow files first: they win ties
 
     scans: dict[str, _Scan] = {}

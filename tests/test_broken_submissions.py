@@ -6,6 +6,7 @@ import time
 import pytest
 from helpers import SOLUTION, check, make_submission
 
+from grader.loader import SubmissionError
 from grader.report import write_reports
 from grader.results import ERROR, FAILED, NOT_ATTEMPTED, PASSED
 
@@ -55,9 +56,15 @@ def test_broken_module_fails_cleanly(grade_it, tmp_path, case):
 
 def test_missing_names_are_not_attempted(grade_it, tmp_path):
     sub = make_submission(tmp_path / "sub", drop=("network.py",))
-    result = _complete(grade_it(sub, exercises=["network"]), grade_it, tmp_path)
-    assert {c.status for c in result.checks()} == {NOT_ATTEMPTED}
-    assert "NeuralNetwork is not defined" in result.exercises[0].checks[0].message
+    result = grade_it(sub, exercises=["network", "layers"])
+    network = [c for c in result.checks() if c.exercise == "network"]
+    assert network and {c.status for c in network} == {NOT_ATTEMPTED}
+    assert "NeuralNetwork is not defined" in network[0].message
+    assert write_reports(result, tmp_path / "out")["html"].read_text().strip().endswith("</html>")
+    # Nothing graded defined at all: one sentence instead of a list of checks not attempted.
+    with pytest.raises(SubmissionError, match=r"No graded function found in .*: expected files that define "
+                                              r"NeuralNetwork \(1 in all\); see `grade starter`"):
+        grade_it(sub, exercises=["network"])
 
 
 METHOD_BUGS = {

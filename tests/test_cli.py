@@ -58,3 +58,78 @@ def test_list_and_starter(tmp_path):
     text = (kit / "layers.py").read_text()
     assert "def relu_forward(x):" in text and "raise NotImplementedError" in text
     compile(text, "layers.py", "exec")
+
+
+def test_help_lists_the_grading_options_and_errors_name_only_commands_it_shows():
+    text = invoke("--help").output
+    for option, help_text in [("--lang", "Language of the feedback"), ("--junit", "JUnit XML"),
+                              ("--fail-under", "Exit with status 1"), ("-e, --exercise", "Grade only this exercise"),
+                              ("--timing", "time the training workload"), ("--out", "report.html"),
+                              ("--assignment", "Assignment file"), ("--example", "bundled example")]:
+        assert option in text and help_text in text, option
+    assert "  submission " not in text.split("Commands:")[1]  # the hidden command is not offered
+    for args in (["--bogus"], ["somewhere", "--lang", "fr"], ["somewhere", "--fail-under", "200"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and "grade submission" not in result.output, result.output
+        assert "Try 'grade --help'" in result.output
+
+
+def _zip(path, files: dict[str, str]):
+    import zipfile
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_a_zip_is_graded_like_a_folder_and_unpacked_as_batch_does(tmp_path):
+    from helpers import SOLUTION
+    archive = _zip(tmp_path / "alice.zip", {"hw/layers.py": (SOLUTION / "layers.py").read_text()})
+    out = tmp_path / "out"
+    result = invoke(str(archive), "-e", "layers", "--out", str(out), "--no-color")
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert sum(t["score"] for t in results["tests"]) == sum(t["max_score"] for t in results["tests"]) > 0
+    for name in ("results.json", "report.html", "report.md"):
+        assert "grade-zip-" not in (out / name).read_text()
+    assert "grade-zip-" not in result.output and "alice.zip" in (out / "report.md").read_text()
+
+    evil = _zip(tmp_path / "evil.zip", {"../outside.py": "x = 1\n"})
+    refused = CliRunner().invoke(main, [str(evil), "-e", "layers", "--out", str(out)])
+    assert refused.exit_code == 2 and "points outside the submission" in refused.output
+    assert not (tmp_path / "outside.py").exists()
+    empty = _zip(tmp_path / "empty.zip", {"notes.txt": "hello"})
+    nothing = CliRunner().invoke(main, [str(empty), "-e", "layers", "--out", str(out)])
+    assert nothing.exit_code == 2 and str(empty) in nothing.output and "grade-zip-" not in nothing.output
+
+
+def test_no_internal_temporary_path_reaches_the_student(tmp_path):
+    """Student code that fails with its own path in the message and prints where it runs: every output
+    shows paths relative to the submission, never the grader's working copy."""
+    import tempfile
+    sub = make_submission(tmp_path / "sub", {"layers.py": [(
+        "return np.maximum(0, x)",
+        "import os; print('running in', os.getcwd(), __file__); raise ValueError('bad ' + __file__)")]})
+    out = tmp_path / "out"
+    result = invoke(str(sub), "-e", "layers", "--out", str(out), "--junit", str(out / "junit.xml"), "--no-color")
+    assert result.exit_code == 0, result.output
+    texts = {"terminal": result.output, **{n: (out / n).read_text() for n in (
+        "report.html", "report.md", "results.json", "junit.xml")}}
+    assert "raised ValueError: bad layers.py" in texts["report.md"]
+    for name, text in texts.items():
+        assert "grader-sandbox-" not in text, name
+        assert f"{tempfile.gettempdir()}/grade" not in text, name
+
+
+def test_an_empty_or_unrelated_submission_gets_one_sentence(tmp_path):
+    (tmp_path / "empty").mkdir()
+    unrelated = tmp_path / "unrelated"
+    unrelated.mkdir()
+    (unrelated / "notes.py").write_text("def hello():\n    return 1\n")
+    for folder in (tmp_path / "empty", unrelated):
+        result = CliRunner().invoke(main, [str(folder), "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2
+        [line] = result.output.strip().splitlines()
+        assert f"No graded function found in {folder}: expected files that define relu_forward, relu_backward, " \
+               f"sigmoid_forward, … (" in line and "see `grade starter`" in line
+        assert "softmax_cross_entropy" not in line  # not the whole list

@@ -107,7 +107,7 @@ def test_unusable_submission_gets_zero_with_the_reason(tmp_path):
     assert run.returncode == 0, run.stderr
     results = json.loads((root / "results/results.json").read_text())
     assert results["score"] == 0 and results["tests"] == []
-    assert "could not be graded" in results["output"] and "No readable Python files" in results["output"]
+    assert "could not be graded" in results["output"] and "No graded function found" in results["output"]
     assert "grade: error" not in results["output"]
 
 

@@ -221,8 +221,8 @@ def test_text_file_path():
 
 def test_folder_without_python_files(tmp_path):
     write(tmp_path, {"README.md": "hi", "big.py": "#" * (loader.MAX_FILE_BYTES + 1)})
-    with pytest.raises(SubmissionError, match=r"No readable Python files in .*\. Expected \.py files defining f\. "
-                                              r"big\.py is larger than 1 MB"):
+    with pytest.raises(SubmissionError, match=r"No graded function found in .*: expected files that define f \(1 in "
+                                              r"all\); see `grade starter`\. big\.py is larger than 1 MB"):
         plan_submission(tmp_path, ["f"])
 
 

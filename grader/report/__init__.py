@@ -50,12 +50,21 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
+# The grader's own temporary folders (the sandbox's working copy, an unpacked .zip): a path inside
+# one is shown relative to the submission, as the student knows it.
+_TEMP_ROOTS = "|".join(re.escape(p) for p in dict.fromkeys((tempfile.gettempdir(),
+                                                             os.path.realpath(tempfile.gettempdir()))))
+_INTERNAL = re.compile(rf"(?:{_TEMP_ROOTS})/(?:grader-sandbox-[^/\s'\"]+(?:/submission)?|grade-zip-[^/\s'\"]+"
+                       rf"(?:/[^/\s'\"]+)?)(?:/|\b)")
+
+
 def sanitize(text) -> str:
-    """Text safe to show anywhere: no escape sequences, no control characters, newlines as \\n."""
+    """Text safe to show anywhere: no escape sequences, no control characters, newlines as \\n, no
+    path inside the grader's temporary folders."""
     if text is None:
         return ""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    return _INTERNAL.sub("", _CONTROL.sub("", _ANSI.sub("", text)))
 
 
 def clip(text: str, limit: int) -> str:
