@@ -33,6 +33,20 @@ def builtin_dir() -> Path:
     return Path(str(resources.files("grader.exercises")))
 
 
+def builtin_exercises() -> dict[str, str]:
+    """Every built-in exercise id with the first sentence of its description, read from the files' module
+    docstrings without importing them (an import would load torch)."""
+    import ast
+    found = {}
+    for path in sorted(builtin_dir().glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        doc = " ".join((ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").split())
+        doc = doc.split(": ", 1)[1] if doc.startswith("Exercise `") and ": " in doc else doc
+        found[path.stem] = doc.split(". ")[0].rstrip(".")
+    return found
+
+
 def load_exercise_file(path: Path) -> Exercise:
     """Import an exercise file by path and return its EXERCISE."""
     name = f"_grader_exercise_{path.stem}_{abs(hash(str(path.resolve())))}"

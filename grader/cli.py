@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import sys
 from pathlib import Path
 
@@ -221,6 +222,12 @@ def list_command(assignment):
         for unit in exercise.units:
             checks = ", ".join(f"{k} {v:g}" for k, v in unit.checks.items())
             click.echo(f"    {' / '.join(unit.graded_names()):<40} {checks}")
+    from .assignment import builtin_exercises
+    others = {i: text for i, text in builtin_exercises().items() if i not in spec.exercise_ids}
+    if others:
+        click.echo("\n" + _("Other built-in exercises (add their ids to `exercises` in an assignment file):"))
+        for exercise_id, text in others.items():
+            click.echo(f"  {exercise_id:<16} {textwrap.shorten(text, 62, placeholder='...')}")
 
 
 @main.command("starter")

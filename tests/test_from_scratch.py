@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from helpers import FAST_LIMITS, check, failed
 
-from grader.assignment import builtin_dir, load_assignment
+from grader.assignment import load_assignment
 from grader.engine import grade
 from grader.sandbox.session import Limits
 from grader.seeds import Seed
 
 HERE = Path(__file__).parent
-FOLDER = builtin_dir() / "assignments" / "from_scratch"
+FOLDER = HERE.parent / "docs" / "examples" / "from_scratch"  # the example course: assignment and model solution
 SOLUTION = FOLDER / "solution"
 STYLES = HERE / "fixtures" / "from_scratch"
 LIMITS = Limits(**{**FAST_LIMITS, "total_cpu_s": 60.0})
@@ -219,3 +219,13 @@ def test_starter_kit_has_every_function_and_gets_zero(scratch, tmp_path):
     result = grade_scratch(scratch, tmp_path / "kit")
     assert result.score == 0 and result.errors == []
     assert np.isfinite(result.max_score)
+
+
+def test_grade_list_names_the_built_in_exercises_an_assignment_leaves_out():
+    from click.testing import CliRunner
+
+    from grader.cli import main
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 0, result.output
+    others = result.output.split("Other built-in exercises")[1]
+    assert "from_scratch" in others and "layers " not in others
