@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-import textwrap
 import sys
+import textwrap
 from pathlib import Path
 
 import click
