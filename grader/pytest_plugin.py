@@ -1,4 +1,5 @@
-"""pytest plugin: `pytest --grade-submission PATH` grades once and reports one test per check.
+"""pytest plugin: `pytest --grade-submission PATH` grades once and reports one test per check, and
+collects nothing else (the folder's own tests are not run).
 
 It is registered under the pytest11 entry point, so it loads in every pytest run of every project
 that installs the grader. Without --grade-submission it adds its options and nothing else: the grading
@@ -19,6 +20,14 @@ def pytest_addoption(parser):
                     help="Grade only this exercise (repeatable).")
     group.addoption("--grade-assignment", metavar="FILE", default=None,
                     help="Assignment file (TOML). Default: the bundled one.")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """A grading run collects the checks and nothing else: run from the grader's own checkout or from a
+    student repository with tests of its own, it reports the grade only."""
+    if config.getoption("grade_submission", None):
+        return True
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to checks too

@@ -87,3 +87,20 @@ def test_unusable_submission_is_one_failing_test_and_a_missing_path_a_usage_erro
     run = pytester.runpytest_inprocess(*LOAD, "--grade-submission", "nowhere")
     assert run.ret == 4  # pytest's usage error
     run.stderr.fnmatch_lines(["*nowhere does not exist*"])
+
+
+@pytest.mark.slow
+def test_a_grading_run_collects_only_the_checks_wherever_it_runs(tmp_path):
+    """docs/ci.md's command from the grader's own checkout (500 tests of its own) and from a student
+    repository with a test file of its own: only the grading tests run."""
+    import subprocess
+    root = PYPROJECT.parent
+    sub = make_submission(tmp_path / "repo", extra={"test_mine.py": "def test_mine():\n    assert False\n"})
+    for cwd in (root, tmp_path / "repo"):
+        run = subprocess.run([sys.executable, "-m", "pytest", *LOAD, "-p", "no:cacheprovider", "-q", "-rN",
+                              "--grade-submission", str(sub), "--grade-exercise", "layers"],
+                             cwd=cwd, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:]
+        checks = sum(len(unit.checks) for unit in load_assignment().exercise("layers").units)
+        assert re.search(rf"\b{checks} passed", run.stdout), run.stdout[-2000:]  # the checks and nothing else
+        assert "tests/test_" not in run.stdout and "test_mine" not in run.stdout and " failed" not in run.stdout

@@ -24,12 +24,12 @@ def render_junit(result) -> str:
         "tests": str(len(checks)),
         "failures": str(counts["failure"]),
         "errors": str(counts["error"]),
-        "skipped": str(counts["skipped"]),
         "time": f"{result.duration_s:.3f}",
     }
     name = _clean(result.assignment or "nn-autograder")
+    # The common JUnit schema (Jenkins' junit-10.xsd, tests/schemas/) allows `skipped` on a testsuite only.
     root = ET.Element("testsuites", {"name": name, **attrs})
-    suite = ET.SubElement(root, "testsuite", {"name": name, **attrs})
+    suite = ET.SubElement(root, "testsuite", {"name": name, **attrs, "skipped": str(counts["skipped"])})
     props = ET.SubElement(suite, "properties")
     for key, value in (("submission", result.submission), ("seed_kind", result.seed_kind),
                        ("grader_version", result.grader_version),
