@@ -87,8 +87,8 @@ EXERCISE = Exercise(
             loss=ref.cross_entropy,
             methods={"forward": "forward", "loss": "cross_entropy_loss", "backward": "backward",
                      "update": "update_params", "train_step": "train_step", "predict": "predict"},
-            checks={"model_forward": 2.0, "model_loss": 1.0, "model_backward": 3.0, "model_gradcheck": 1.0,
-                    "model_update": 1.5, "model_train_step": 1.5, "model_predict": 1.0, "model_training": 2.0},
+            checks={"forward": 2.0, "loss": 1.0, "backward": 3.0, "gradcheck": 1.0,
+                    "update": 1.5, "train_step": 1.5, "predict": 1.0, "training": 2.0},
             # The large case (inputs ~1000x, logits in the thousands) is for the forward pass and predict:
             # a softmax without the max shift overflows there. The loss of such logits is not defined
             # without the course's log guard, so the other checks keep to ordinary inputs.
@@ -96,10 +96,10 @@ EXERCISE = Exercise(
                    Case({"N": 12, "D": 10, "H": 8, "C": 5}),
                    Case({"N": 6, "D": 5, "H": 7, "C": 4}, large=True, kinds=("forward", "predict"))),
             learning_rate=0.1,
-            # model_training (grader/checks/training.py): digits, full-batch then mini-batch, from the same weights.
+            # training (grader/checks/training.py): digits, full-batch then mini-batch, from the same weights.
             training={"dataset": "digits", "hidden": 64, "learning_rate": 0.5, "full_batch_steps": 100,
                       "batch_size": 32, "minibatch_steps": 90, "accuracy_margin": 0.01},
-            optional_checks={"timing": {"model_timing": 0.0}},  # grade --timing: information, no points
+            optional_checks={"timing": {"timing": 0.0}},  # grade --timing: information, no points
             mistakes=(
                 Mistake("network_grads_summed", "Your gradients are N times too large: the loss is a mean over "
                         "the batch, so dZ2 = (probs - y) / N.", _grads_summed, check="backward"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import __version__
 from .i18n import _
-from .spec import Exercise
+from .spec import RENAMED_CHECKS, Exercise
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,7 +94,8 @@ class Assignment:
         return self._cache[exercise_id]
 
     def _configure(self, exercise: Exercise) -> Exercise:
-        """Apply the assignment's points and visibility overrides to an exercise."""
+        """Apply the assignment's points and visibility overrides to an exercise (old kind names renamed)."""
+        exercise = _renamed_checks(exercise, self.warnings)
         points = self.points.get(exercise.id)
         if points:
             units = tuple(replace(u, checks={k: float(points.get(k, v)) for k, v in u.checks.items()})
@@ -125,6 +126,30 @@ class Assignment:
         complete = loaded >= set(self.exercise_ids)
         _raise_problems(self.path, self.raw, exercise_schema({i: self._cache[i] for i in sorted(loaded)}, complete))
         self._checked.add(loaded)
+
+
+def _renamed(table: dict, where: str, warnings: list[str]) -> dict:
+    """`table` (check kind -> value) with old kind names replaced by their names, warning once per name."""
+    out = {}
+    for key, value in table.items():
+        name = RENAMED_CHECKS.get(key, key)
+        if name != key:
+            note = _("{where}: the check kind {old!r} is now called {new!r}; the old name still works but is "
+                     "deprecated: write {new!r}.").format(where=where, old=key, new=name)
+            if note not in warnings:
+                warnings.append(note)
+        out[name] = value
+    return out
+
+
+def _renamed_checks(exercise: Exercise, warnings: list[str]) -> Exercise:
+    """An instructor's exercise file may still use old kind names in `checks`, `optional_checks` and
+    `visibility`."""
+    where = _("exercise {id!r}").format(id=exercise.id)
+    units = tuple(replace(u, checks=_renamed(u.checks, where, warnings), **(
+        {"optional_checks": {o: _renamed(k, where, warnings) for o, k in u.optional_checks.items()}}
+        if getattr(u, "optional_checks", None) else {})) for u in exercise.units)
+    return replace(exercise, units=units, visibility=_renamed(exercise.visibility, where, warnings))
 
 
 def _signature(unit) -> tuple:
@@ -233,6 +258,11 @@ def load_assignment(path: Path | None = None) -> Assignment:
         raise AssignmentError(_("assignment file {path} does not exist.").format(path=path)) from None
     except tomllib.TOMLDecodeError as error:
         raise AssignmentError(_("assignment file {path} is not valid TOML: {error}").format(path=path, error=error)) from None
+    renamed: list[str] = []  # old kind names in [points.<id>] and [visibility.<id>]: renamed, with a warning
+    for section in ("points", "visibility"):
+        if isinstance(data.get(section), dict):
+            data[section] = {k: _renamed(v, f"{path}: [{section}.{k}]", renamed) if isinstance(v, dict) else v
+                             for k, v in data[section].items()}
     ids = data.get("exercises")
     listed = isinstance(ids, list) and bool(ids) and all(isinstance(i, str) for i in ids)
     _raise_problems(path, data, static_schema(), _top_level_typos(data) + (_exercise_problems(data) if listed else []))
@@ -253,5 +283,5 @@ def load_assignment(path: Path | None = None) -> Assignment:
         practice_seed=int(data.get("practice_seed", 0)), limits=dict(data.get("limits", {})),
         names=dict(data.get("names", {})), points={k: dict(v) for k, v in data.get("points", {}).items()},
         visibility={k: dict(v) for k, v in data.get("visibility", {}).items()},
-        options=options, warnings=version_warnings(path, data.get("grader_version")), raw=data,
+        options=options, warnings=version_warnings(path, data.get("grader_version")) + renamed, raw=data,
     )

@@ -9,7 +9,8 @@ from typing import Any
 
 from . import __version__
 from .assignment import Assignment
-from .checks import REGISTRY, CheckContext
+from .checks import CheckContext, lookup
+from .checks.base import apply_dependencies
 from .i18n import _, current_language
 from .loader import SubmissionError, nothing_graded, plan_submission
 from .notebook import map_errors
@@ -140,12 +141,15 @@ def grade_exercise(ctx: CheckContext) -> ExerciseResult:
         for option, kinds in getattr(unit, "optional_checks", {}).items():  # opt-in kinds (e.g. timing)
             if ctx.options.get(option):
                 checks.update(kinds)
-        for kind, points in checks.items():
-            runner = REGISTRY.get(kind)
-            if runner is None:
-                graded.checks.append(CheckResult(exercise=exercise.id, function=unit.graded_names()[0], kind=kind,
-                                                 max_score=points, status=ERROR,
-                                                 message=_("unknown check kind {kind!r}").format(kind=kind)))
+        results = []
+        for name, points in checks.items():
+            kind = lookup(name, unit)
+            if kind is None:
+                results.append(CheckResult(exercise=exercise.id, function=unit.graded_names()[0], kind=name,
+                                           max_score=points, status=ERROR,
+                                           message=_("unknown check kind {kind!r}").format(kind=name)))
                 continue
-            graded.checks.append(runner(ctx, unit, points))
+            results.append(kind.run(ctx, unit, points))
+        apply_dependencies(unit, results)  # a check that depends on a failed main check earns nothing
+        graded.checks += results
     return graded

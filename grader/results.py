@@ -83,6 +83,14 @@ class CaseResult:
     output: str | None = None  # which output, e.g. "dW1"
     comparison: Comparison | None = None
     hint: Hint | None = None
+    # passed; failed: a wrong value or behaviour; error: the student's code raised, timed out or returned
+    # something unusable. Left empty, it follows `passed` (a case that did not pass failed).
+    status: str = ""
+
+    def __post_init__(self):
+        if not self.status:
+            self.status = PASSED if self.passed else FAILED
+        self.passed = self.status == PASSED
 
 
 @dataclass
@@ -107,7 +115,15 @@ class CheckResult:
         return f"{self.function}.{self.kind}"
 
     def failed_cases(self) -> list[CaseResult]:
+        """The cases that did not pass: wrong values and errors."""
         return [c for c in self.cases if not c.passed]
+
+
+def status_of(cases: list[CaseResult]) -> str:
+    """A check's status from its cases: error when the student's code raised (or gave something unusable)
+    on some case, failed when a value was wrong, passed when every case passed."""
+    statuses = {c.status for c in cases}
+    return ERROR if ERROR in statuses else FAILED if FAILED in statuses else PASSED
 
 
 @dataclass

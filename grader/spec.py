@@ -12,6 +12,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+# Old names of check kinds -> their names (one name per kind: registry, results, [points], [visibility]).
+# Still accepted in assignment and exercise files, with a warning for the instructor.
+RENAMED_CHECKS = {f"model_{name}": name for name in (
+    "forward", "loss", "backward", "gradcheck", "update", "train_step", "predict", "training", "timing")}
+
 # How arguments are generated; see grader/inputs.py.
 ARG_KINDS = ("normal", "uniform", "logits", "probs", "onehot", "labels", "positive", "mask", "fixed")
 
@@ -175,7 +180,7 @@ class Model:
     doc: str = ""
     training: dict[str, Any] = field(default_factory=dict)  # options for the training check
     # Check kinds added only when an assignment option is on: option -> {kind: points},
-    # e.g. {"timing": {"model_timing": 0.0}} runs the timing when `timing = true` (or --timing).
+    # e.g. {"timing": {"timing": 0.0}} runs the timing when `timing = true` (or --timing).
     optional_checks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def grad_key(self, name: str) -> str:

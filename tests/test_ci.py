@@ -64,7 +64,9 @@ def test_ci_command_fails_below_threshold_writes_junit_summary_and_annotations(t
     cases = root.findall(".//testcase")
     assert int(root.get("tests")) == len(cases) == len(results["tests"]) > 20
     lost = [t for t in results["tests"] if t["score"] < t["max_score"]]
-    assert int(root.get("failures")) + int(root.get("errors")) == len(lost) == 1
+    # The update, and the inputs check that earns nothing while the update is wrong.
+    assert int(root.get("failures")) + int(root.get("errors")) == len(lost) == 2
+    assert root.find(".//testcase[@name='sgd_update.inputs']/failure") is not None
     assert {c.get("classname") for c in cases} == {"layers"}
     assert len({c.get("name") for c in cases}) == len(cases)
     failure = root.find(".//testcase[@name='sgd_update.update']/failure")

@@ -37,8 +37,9 @@ def test_grade_path_writes_reports_and_exits_0_even_when_points_are_lost(tmp_pat
     tags = {tuple(t["tags"][:2]) for t in results["tests"]}
     assert ("layers", "forward") in tags and all(t[0] == "layers" for t in tags)
     lost = [t for t in results["tests"] if t["score"] < t["max_score"]]
-    # tanh's backward is no longer the derivative of the student's own forward: gradcheck says so.
-    assert sorted(t["tags"][1] for t in lost) == ["forward", "gradcheck"]
+    # tanh's backward is no longer the derivative of the student's own forward: gradcheck says so; the
+    # inputs check earns nothing while the forward is wrong.
+    assert sorted(t["tags"][1] for t in lost) == ["forward", "gradcheck", "inputs"]
     assert results["extra_data"]["seed_kind"] == "practice"
     assert (out / "report.md").exists()
 

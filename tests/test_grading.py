@@ -110,7 +110,11 @@ def test_each_bug_loses_points_at_its_check_with_its_hint(grade_it, tmp_path, bu
     lost = check(result, exercise, name)
     assert lost.score < lost.max_score
     assert lost.hint is not None and lost.hint.code == hint, lost.hint
-    assert set(failed(result)) <= {name} | also
+    # Checks that depend on a failed main check (gradcheck, kink, inputs after a wrong forward) lose their
+    # points too, and say which check they wait for.
+    waiting = {c.name: c.extra["depends_on"] for c in result.checks() if c.extra.get("depends_on")}
+    assert set(waiting.values()) <= set(failed(result))
+    assert set(failed(result)) - set(waiting) <= {name} | also
 
 
 def test_relu_subgradient_choice_costs_only_the_kink_check(grade_it, tmp_path):

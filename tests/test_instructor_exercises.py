@@ -69,7 +69,7 @@ FLOAT32 = [("def layernorm_forward(x, gamma, beta, eps):\n", "def layernorm_forw
 BUGS = {
     "unbiased variance": (
         [("    var = x.var(axis=1, keepdims=True)\n    return", "    var = x.var(axis=1, ddof=1, keepdims=True)\n    return")],
-        ["layernorm_backward.gradcheck", "layernorm_forward.forward"],
+        ["layernorm_backward.gradcheck", "layernorm_forward.forward", "layernorm_forward.inputs"],  # inputs: forward
         ("layernorm_forward.forward", "mistake:layernorm_unbiased_variance")),
     "backward ignores the statistics": (
         [("dx = (g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1, keepdims=True)) "

@@ -1,6 +1,8 @@
-"""Check kinds, registered by name. Importing this package registers the built-in kinds."""
-from .base import REGISTRY, CheckContext, check_kind  # noqa: F401
-from . import functions, model, optimizer, statistical, timing, training  # noqa: F401  (registration)
-from . import scipy_train, utilities  # noqa: F401  (registration: the scipy_network and utils exercises)
-from . import torch_loop, torch_module  # noqa: F401  (registration: PyTorch exercises)
-from . import figures, network_functions  # noqa: F401  (registration: the from_scratch exercise)
+"""Check kinds, registered by name (see base.py). Importing this package registers the built-in kinds,
+one module per family of units: functions, a model class, optimizers, distributions, utilities, the
+SciPy cost, training and timing, the PyTorch exercises' (torch_module, torch_loop) and the from_scratch
+exercise's (network_functions, figures)."""
+from .base import MAIN, REGISTRY, CheckContext, CheckKind, Replay, canonical, check_kind, lookup  # noqa: F401
+from . import functions, model, optimizer, scipy_train, statistical, timing, training, utilities  # noqa: F401
+from . import torch_loop, torch_module  # noqa: F401
+from . import figures, network_functions  # noqa: F401

@@ -61,3 +61,16 @@ def _directional(value_at, point, grads, rng, step, rtol) -> str | None:
                      "derivative of your forward.").format(d=d + 1, numeric=numeric, analytic=analytic,
                                                            allowed=allowed)
     return None
+
+
+def torch_gradcheck(function: Callable, leaves: tuple) -> str | None:
+    """None when autograd's gradients of a reference match its finite differences (torch.autograd.gradcheck,
+    fast mode, float64); else the problem, for `grade validate` (instructor-facing, English)."""
+    import torch
+    try:
+        torch.autograd.gradcheck(function, leaves, fast_mode=True)
+        return None
+    except Exception as error:
+        lines = str(error).strip().splitlines()
+        first = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        return f"autograd gradients do not match finite differences of the reference ({first.rstrip(',.')})"

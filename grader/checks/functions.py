@@ -8,10 +8,11 @@ from ..i18n import _
 from ..compare import coerce, shapes_equivalent
 from ..inputs import describe_call, draw_all
 from ..layout import Layout
-from ..results import CaseResult
-from ..spec import Function
-from .base import NotAttempted, case_result, check_kind, compare_output, outcome_failure, run_check
-from .fd import as_gradient, directional_check, fd_settings
+from ..results import ERROR, FAILED, CaseResult
+from ..spec import Function, Optimizer, StateInit
+from .base import (MAIN, NotAttempted, Replay, attempt, case_result, check_kind, compare_output, nothing_to_replay,
+                   outcome_failure, output_grader, run_check)
+from .fd import as_gradient, directional_check, fd_settings, torch_gradcheck
 
 
 def _batch_size(fn: Function, inputs: dict) -> int | None:
@@ -128,7 +129,7 @@ def _each_case(ctx, fn: Function, kind: str):
         yield (f"{label} ({case.label})" if case.label else label), inputs, rng
 
 
-@check_kind("interface")
+@check_kind("interface", units=(Function, StateInit, Optimizer))
 def interface(ctx, fn: Function, points: float):
     """Every graded name exists, is callable, and accepts the documented arguments."""
     def body(result):
@@ -145,6 +146,7 @@ def interface(ctx, fn: Function, points: float):
                 continue
             outcome = ctx.sandbox.describe(name, module=module, n_args=arity)
             info = outcome.value if outcome.ok else None
+            status = ERROR if info is None else FAILED
             if info is None:
                 message = outcome.error.message if outcome.error else _("could not inspect it")
             elif not info.get("callable"):
@@ -154,13 +156,14 @@ def interface(ctx, fn: Function, points: float):
                     name=name, params=", ".join(info.get("params") or []), n=arity)
             else:
                 message = ""
-            result.cases.append(CaseResult(label=name, passed=not message, message=message))
+            result.cases.append(CaseResult(label=name, passed=not message, message=message,
+                                           status="" if not message else status))
         if len(stubs) == len(result.cases):
             raise NotAttempted(result.cases[0].message)
     return run_check(ctx, "interface", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
 
 
-@check_kind("forward")
+@check_kind("forward", units=(Function,), main=True)
 def forward(ctx, fn: Function, points: float):
     def body(result):
         for label, inputs, _rng in _each_case(ctx, fn, "forward"):
@@ -168,7 +171,7 @@ def forward(ctx, fn: Function, points: float):
     return run_check(ctx, "forward", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
 
 
-@check_kind("backward")
+@check_kind("backward", units=(Function,))
 def backward(ctx, fn: Function, points: float):
     """The student's backward against torch autograd, with a random upstream gradient."""
     def body(result):
@@ -197,7 +200,7 @@ def _scalar(value, upstream) -> float | None:
     return float(np.sum(array * upstream)) if upstream is not None else float(array.sum())
 
 
-@check_kind("gradcheck")
+@check_kind("gradcheck", units=(Function,), depends_on=MAIN)
 def gradcheck(ctx, fn: Function, points: float):
     """Directional finite differences of the student's own forward against the student's backward:
     says whether backward is consistent with forward, even when forward itself is wrong."""
@@ -240,7 +243,7 @@ def gradcheck(ctx, fn: Function, points: float):
                      ctx.location(backward.name))
 
 
-@check_kind("kink")
+@check_kind("kink", units=(Function,), depends_on=MAIN)
 def kink(ctx, fn: Function, points: float):
     """Inputs exactly at kinks and ties, graded against the documented convention (torch's)."""
     def body(result):
@@ -257,7 +260,7 @@ def kink(ctx, fn: Function, points: float):
     return run_check(ctx, "kink", fn, ctx.student_name(target), points, body, ctx.location(target))
 
 
-@check_kind("inputs")
+@check_kind("inputs", units=(Function,), depends_on=MAIN)
 def inputs_unmodified(ctx, fn: Function, points: float):
     """Calls must not modify their inputs (except what an update is meant to change)."""
     def body(result):
@@ -272,20 +275,20 @@ def inputs_unmodified(ctx, fn: Function, points: float):
             sent = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
             outcome = ctx.call(canonical, *values)
             name = ctx.student_name(canonical)
-            failure = outcome_failure(outcome, f"{name}()")
+            failure, status = outcome_failure(outcome, f"{name}()"), ERROR
             if failure is None:
                 changed = [n for n, before, after in zip(names, sent, outcome.args_after)
                            if n not in fn.mutates and isinstance(before, np.ndarray)
                            and not (isinstance(after, np.ndarray) and after.shape == before.shape
                                     and np.array_equal(after, before, equal_nan=True))]
-                if changed:
-                    failure = _("{name}() modified its input {args} in place; work on a copy.").format(
-                        name=name, args=", ".join(changed))
-            result.cases.append(case_result(name, describe_call(name, names, values), failure, []))
+                if changed:  # a wrong behaviour, not an error of the code
+                    failure, status = _("{name}() modified its input {args} in place; work on a copy.").format(
+                        name=name, args=", ".join(changed)), FAILED
+            result.cases.append(case_result(name, describe_call(name, names, values), failure, [], status))
     return run_check(ctx, "inputs", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
 
 
-@check_kind("update")
+@check_kind("update", units=(Function,), main=True)
 def update(ctx, fn: Function, points: float):
     """An update step against torch.optim: the result is the return value, or the mutated argument
     when the function updates in place and returns None."""
@@ -314,3 +317,61 @@ def update(ctx, fn: Function, points: float):
                                 terms=layout.convert(fn, outputs, terms))
             result.cases.append(case_result(label, call, None, rows))
     return run_check(ctx, "update", fn, ctx.student_name(fn.name), points, body, ctx.location(fn.name))
+
+
+# ------------------------------------------------------------------ replays (grade validate, no student code)
+
+
+def _kink_inputs(ctx, fn: Function):
+    """The kink check's inputs, as it builds them: (label, inputs, rng)."""
+    for i, inputs in enumerate(fn.kinks):
+        inputs = {n: np.array(v, dtype=np.float64) if isinstance(v, (list, np.ndarray)) else v
+                  for n, v in inputs.items()}
+        yield _("kink case {i}").format(i=i + 1), inputs, ctx.rng(fn.name, "kink", str(i))
+
+
+def _replay_outputs(ctx, fn: Function, kind: str):
+    """Each case of a comparing kind (forward, update, backward, kink): the reference's outputs and every
+    mistake the check compares with, on the same inputs."""
+    differentiate = kind == "backward" or (kind == "kink" and fn.backward is not None)
+    if differentiate:
+        mistakes = fn.backward.mistakes
+    else:
+        mistakes = tuple(m for m in fn.mistakes if m.check == ("forward" if kind == "kink" else kind))
+    cases = _kink_inputs(ctx, fn) if kind == "kink" else _each_case(ctx, fn, kind)
+    for label, inputs, rng in cases:
+        if differentiate:
+            upstream = _upstream(fn, inputs, rng)
+            values = _backward_values(fn, inputs, upstream)[1]
+            expected, terms = torch_bridge.gradients_terms(fn.reference, inputs, fn.backward.wrt, upstream)
+            names = [f"d{w}" for w in fn.backward.wrt]
+        else:
+            values, names = list(inputs.values()), list(fn.outputs)
+            expected, terms = torch_bridge.forward_terms(fn.reference, inputs)
+        outs = {m.id: attempt(lambda m=m: torch_bridge.call_numpy(m.reference, values)) for m in mistakes}
+        yield Replay(label, tuple(expected), names, output_grader(
+            tuple(expected), names, unit=fn, exact=fn.exact and not differentiate, mistakes=mistakes,
+            mistake_outputs=outs, terms=tuple(terms)), outs)
+
+
+for _kind in (forward, backward, update, kink):
+    _kind.replays(lambda ctx, fn, name=_kind.name: _replay_outputs(ctx, fn, name))
+for _kind in (interface, inputs_unmodified):  # signatures and untouched inputs: no reference values
+    _kind.replays(nothing_to_replay)
+gradcheck.replays(nothing_to_replay)  # compares the student's backward with their own forward
+
+
+@backward.verifies
+def _reference_gradients(ctx, fn: Function):
+    """What the backward check relies on: autograd's gradients of the reference match its finite
+    differences (torch.autograd.gradcheck, float64), on the backward check's cases."""
+    if fn.backward is None:
+        return
+    for label, inputs, _rng in _each_case(ctx, fn, "backward"):
+        wrt = fn.backward.wrt
+        fixed = {n: torch_bridge.to_tensor(v) for n, v in inputs.items()}
+        leaves = tuple(torch_bridge.to_tensor(inputs[n], requires_grad=True) for n in wrt)
+
+        def first_output(*moved):
+            return torch_bridge.as_tuple(fn.reference(*{**fixed, **dict(zip(wrt, moved))}.values()))[0]
+        yield label, torch_gradcheck(first_output, leaves)

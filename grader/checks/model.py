@@ -13,11 +13,12 @@ import torch
 from .. import terms, torch_bridge
 from ..i18n import _
 from ..inputs import describe_call, draw
-from ..results import CaseResult
+from ..results import ERROR, FAILED, CaseResult
 from ..spec import Arg, Case, Model, as_float64
 from ..compare import coerce
-from .base import NotAttempted, case_result, check_kind, compare_output, outcome_failure, run_check
-from .fd import as_gradient, directional_check, fd_settings
+from .base import (MAIN, NotAttempted, Replay, attempt, case_result, check_kind, compare_output, nothing_to_replay,
+                   outcome_failure, output_grader, run_check)
+from .fd import as_gradient, directional_check, fd_settings, torch_gradcheck
 
 # Cases marked `large` send inputs about 1000x larger: logits in the thousands, where a softmax that does
 # not subtract the row maximum overflows.
@@ -155,7 +156,7 @@ def _run(ctx, model: Model, kind: str, role: str, points: float, case_fn):
         for case, label, params, X, y, rng in _cases(ctx, model, kind):
             instance = Instance(ctx, model, case, params)
             if instance.failure is not None:
-                result.cases.append(CaseResult(label=label, passed=False, message=instance.failure))
+                result.cases.append(CaseResult(label=label, passed=False, message=instance.failure, status=ERROR))
                 continue
             # The reference starts from the weights exactly as the student holds them (float32 rounding
             # included), so float32 weights with float64 data are judged fairly.
@@ -186,7 +187,7 @@ def _mistakes(model: Model, check: str):
     return tuple(m for m in model.mistakes if m.check == check)
 
 
-@check_kind("model_forward")
+@check_kind("forward", units=(Model,), main=True)
 def model_forward(ctx, model: Model, points: float):
     def case_fn(instance, label, params, X, y, rng):
         call = describe_call(f"{model.class_name}.{model.methods['forward']}", ["X"], [X])
@@ -200,7 +201,7 @@ def model_forward(ctx, model: Model, points: float):
     return _run(ctx, model, "forward", "forward", points, case_fn)
 
 
-@check_kind("model_loss")
+@check_kind("loss", units=(Model,))
 def model_loss(ctx, model: Model, points: float):
     def case_fn(instance, label, params, X, y, rng):
         probs = draw(Arg(shape=("N", "C"), kind="probs"), Case(dims={"N": X.shape[0], "C": y.shape[1]}), rng)
@@ -226,7 +227,7 @@ def _mistake_grads(model, params, X, y):
     return out
 
 
-@check_kind("model_backward")
+@check_kind("backward", units=(Model,))
 def model_backward(ctx, model: Model, points: float):
     def case_fn(instance, label, params, X, y, rng):
         call = describe_call(f"{model.class_name}.{model.methods['backward']}", ["y_true"], [y])
@@ -242,7 +243,7 @@ def model_backward(ctx, model: Model, points: float):
     return _run(ctx, model, "backward", "backward", points, case_fn)
 
 
-@check_kind("model_gradcheck")
+@check_kind("gradcheck", units=(Model,), depends_on=MAIN)
 def model_gradcheck(ctx, model: Model, points: float):
     """Finite differences of the student's own forward + loss along random parameter directions,
     against the student's own backward."""
@@ -286,7 +287,7 @@ def _compare_params(model, instance, expected: dict, mistakes=(), mistake_output
     return rows, None
 
 
-@check_kind("model_update")
+@check_kind("update", units=(Model,))
 def model_update(ctx, model: Model, points: float):
     def case_fn(instance, label, params, X, y, rng):
         grads = {model.grad_key(k): rng.normal(0.0, 1.0, instance.shapes[k]).astype(instance.dtype)
@@ -300,7 +301,7 @@ def model_update(ctx, model: Model, points: float):
             return case_result(label, call, failure, [])
         after = outcome.args_after[0] if outcome.args_after else None
         if isinstance(after, dict) and any(not np.array_equal(after.get(k), v) for k, v in sent.items()):
-            return case_result(label, call, _("update_params modified the gradients it was given."), [])
+            return case_result(label, call, _("update_params modified the gradients it was given."), [], FAILED)
         expected, scales = sgd_reference(params, {k: sent[model.grad_key(k)] for k in model.params}, lr,
                                          with_terms=True)
         mistakes = _mistakes(model, "update")
@@ -313,7 +314,7 @@ def model_update(ctx, model: Model, points: float):
     return _run(ctx, model, "update", "update", points, case_fn)
 
 
-@check_kind("model_train_step")
+@check_kind("train_step", units=(Model,))
 def model_train_step(ctx, model: Model, points: float):
     def case_fn(instance, label, params, X, y, rng):
         lr = model.learning_rate
@@ -334,7 +335,7 @@ def model_train_step(ctx, model: Model, points: float):
     return _run(ctx, model, "train_step", "train_step", points, case_fn)
 
 
-@check_kind("model_predict")
+@check_kind("predict", units=(Model,))
 def model_predict(ctx, model: Model, points: float):
     def case_fn(instance, label, params, X, y, rng):
         call = describe_call(f"{model.class_name}.{model.methods['predict']}", ["X"], [X])
@@ -351,3 +352,69 @@ def model_predict(ctx, model: Model, points: float):
 
 
 __all__ = ["NotAttempted", "make_params", "reference_grads", "sgd_reference", "Instance"]
+
+
+# ------------------------------------------------------------------ replays (grade validate, no student code)
+
+
+def _tensors(arrays: dict) -> dict:
+    return {k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in arrays.items()}
+
+
+def _replay(ctx, model: Model, kind: str):
+    """The cases of a model kind as it builds them, from float64 weights: expected outputs, output names and
+    each mistake's outputs."""
+    names = list(model.params)
+    mistakes = _mistakes(model, kind)
+    for _case, label, params, X, y, rng in _cases(ctx, model, kind):
+        terms = None
+        if kind == "forward":
+            probs, scale = reference_probs(model, params, X, with_terms=True)
+            expected, outputs, outs, terms = (probs,), ["probabilities"], {}, (scale,)
+        elif kind == "backward":
+            _loss, grads, _scale, scales = reference_grads(model, params, X, y, with_terms=True)
+            expected, terms = tuple(grads[k] for k in names), tuple(scales[k] for k in names)
+            wrong = attempt(lambda: _mistake_grads(model, params, X, y))
+            outs = {m.id: wrong if isinstance(wrong, BaseException) else tuple(wrong[m.id][k] for k in names)
+                    for m in mistakes}
+            outputs = [model.grad_key(k) for k in names]
+        elif kind == "update":
+            grads = {k: rng.normal(0.0, 1.0, v.shape) for k, v in params.items()}
+            after, scales = sgd_reference(params, grads, model.learning_rate, with_terms=True)
+            expected, terms = tuple(after[k] for k in names), tuple(scales[k] for k in names)
+            outputs = [f"self.{k}" for k in names]
+            outs = {m.id: attempt(lambda m=m: tuple(as_float64(v) for v in m.reference(
+                _tensors(params), _tensors(grads), model.learning_rate).values())) for m in mistakes}
+        elif kind == "loss":
+            probs = draw(Arg(shape=("N", "C"), kind="probs"), Case(dims={"N": X.shape[0], "C": y.shape[1]}), rng)
+            expected, outputs = (as_float64(model.loss(torch.from_numpy(probs), torch.from_numpy(y))),), ["loss"]
+            outs = {m.id: attempt(lambda m=m: torch_bridge.call_numpy(m.reference, [probs, y])) for m in mistakes}
+        elif kind == "train_step":
+            loss, grads, loss_scale, grad_scales = reference_grads(model, params, X, y, with_terms=True)
+            after, scales = sgd_reference(params, grads, model.learning_rate, with_terms=True)
+            expected = (np.float64(loss), *(after[k] for k in names))
+            terms = (np.float64(loss_scale), *(scales[k] for k in names))
+            outputs, outs = ["loss", *(f"self.{k}" for k in names)], {}
+        else:  # predict: labels, compared exactly
+            expected, outputs, outs = (np.argmax(reference_probs(model, params, X), axis=1),), ["labels"], {}
+        exact = kind == "predict"
+        # Labels of a few classes: an all-zero answer may be right on a one-example case; the check needs all.
+        yield Replay(label, expected, outputs, output_grader(expected, outputs, exact=exact, batch_size=X.shape[0],
+                                                             mistakes=mistakes, mistake_outputs=outs, terms=terms),
+                     outs, trivial=not exact)
+
+
+for _kind in (model_forward, model_backward, model_update, model_loss, model_train_step, model_predict):
+    _kind.replays(lambda ctx, model, name=_kind.name: _replay(ctx, model, name))
+model_gradcheck.replays(nothing_to_replay)  # compares the student's backward with their own forward and loss
+
+
+@model_backward.verifies
+def _reference_loss_gradients(ctx, model: Model):
+    """Autograd's gradients of the reference loss match its finite differences, on the backward check's cases."""
+    for _case, label, params, X, y, _rng in _cases(ctx, model, "backward"):
+        leaves = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in params.values())
+
+        def loss(*moved):
+            return model.loss(model.reference(dict(zip(params, moved)), torch.from_numpy(X)), torch.from_numpy(y))
+        yield label, torch_gradcheck(loss, leaves)

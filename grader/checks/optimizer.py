@@ -18,9 +18,10 @@ import numpy as np
 from ..i18n import _
 from ..inputs import describe_call
 from ..reference import optimizers as refopt
-from ..results import CaseResult
+from ..results import FAILED, CaseResult
 from ..spec import Mistake, Optimizer, StateInit
-from .base import Unavailable, case_result, check_kind, compare_output, outcome_failure, run_check
+from .base import (Replay, Unavailable, attempt, case_result, check_kind, compare_output, outcome_failure,
+                   output_grader, run_check)
 
 # Parameter dicts the runs cycle through: two layers with (n,) biases, three with (1, n) biases, so an
 # update that hard-codes the number of layers or a bias shape is caught.
@@ -64,7 +65,7 @@ def _compare_dict(output: str, got: dict, want: dict[str, np.ndarray], mistakes=
 # ----------------------------------------------------------------------------- state_init
 
 
-@check_kind("state_init")
+@check_kind("state_init", units=(StateInit,), main=True)
 def state_init(ctx, unit: StateInit, points: float):
     """init(params) returns, for each state name, a dict of zeros shaped like params; params untouched."""
     name = ctx.student_name(unit.name)
@@ -92,7 +93,7 @@ def state_init(ctx, unit: StateInit, points: float):
             after = outcome.args_after[0] if outcome.args_after else None
             if not isinstance(after, dict) or any(not np.array_equal(after.get(k), v) for k, v in sent.items()):
                 result.cases.append(case_result(label, call, _("{name}() modified params; it must only create "
-                                                               "the state.").format(name=name), []))
+                                                               "the state.").format(name=name), [], FAILED))
                 continue
             zeros = {k: np.zeros(v.shape) for k, v in sent.items()}
             rows = [row for state_name, state in zip(unit.returns, states)
@@ -196,14 +197,14 @@ def _run_case(ctx, unit: Optimizer, run: _Run, label: str) -> CaseResult:
         if outcome.value is None and all(np.array_equal(params.get(k), v) for k, v in sent.items()):
             return case_result(label, call, f"{where}: " + _(
                 "{name}() returned None and left params as they were: return the updated dicts, or update them "
-                "in place (params[k] -= ..., not params = ...).").format(name=name), [])
+                "in place (params[k] -= ..., not params = ...).").format(name=name), [], FAILED)
         returned = dict(zip(unit.args, outcome.args_after)).get("grads")
         changed = [unit.grad_key.format(k) for k, g in grads.items()
                    if not (isinstance(returned, dict) and np.array_equal(returned.get(unit.grad_key.format(k)), g))]
         if changed:
             return case_result(label, call, f"{where}: " + _(
                 "{name}() modified grads[{key!r}]; an update must leave the gradients as they are.").format(
-                name=name, key=changed[0]), [])
+                name=name, key=changed[0]), [], FAILED)
         targets = [("params", params, want_params)] + [(s, state[s], want) for s, want in want_state.items()]
         wrong = next(((what, got, key, want[key]) for what, got, want in targets
                       for key, row in zip(want, _compare_dict(what, got, want)) if not row[1]), None)
@@ -221,7 +222,7 @@ def _run_case(ctx, unit: Optimizer, run: _Run, label: str) -> CaseResult:
     return CaseResult(label=label, passed=True, call=call)
 
 
-@check_kind("steps")
+@check_kind("steps", units=(Optimizer,), main=True)
 def steps(ctx, unit: Optimizer, points: float):
     """Many steps in a row against torch.optim (or the convention the assignment grades)."""
     name = ctx.student_name(unit.name)
@@ -237,3 +238,43 @@ def steps(ctx, unit: Optimizer, points: float):
                       "{step}").format(i=i + 1, settings=settings, n=len(run.params), factor=factor, step=change)
             result.cases.append(_run_case(ctx, unit, run, label))
     return run_check(ctx, "steps", unit, name, points, body, ctx.location(unit.name))
+
+
+# ------------------------------------------------------------------ replays (grade validate, no student code)
+
+
+def _flatten(trajectory, keys: list[tuple[str, str]]) -> tuple:
+    """Every graded value of a trajectory in the order the check compares them: step by step, params then
+    each state dict, key by key."""
+    return tuple(np.asarray((params if what == "params" else state.get(what, {})).get(key, np.nan))
+                 for params, state in trajectory for what, key in keys)
+
+
+@steps.replays
+def _replay_steps(ctx, unit: Optimizer):
+    """Each run: the graded trajectory (torch.optim's, or the convention the assignment grades) and every
+    hint candidate's (catalogued mistakes, and the other conventions), compared as the check compares a
+    student's steps: the first wrong value decides, named by the candidate that explains it."""
+    graded, others = _conventions(ctx, unit)
+    for i, hyper in enumerate(unit.runs):
+        run = _Run(ctx, unit, i, hyper, graded, others)
+        params, state = run.graded[0]
+        keys = [("params", k) for k in params] + [(s, k) for s in state for k in state[s]]
+        names = [f"step {t}: {what}[{key!r}]" for t in range(1, len(run.graded) + 1) for what, key in keys]
+        expected = _flatten(run.graded, keys)
+        outs = {m.id: attempt(lambda m=m: _flatten(run.alternatives()[m.id], keys)) for m, _step in run.candidates}
+        mistakes = tuple(m for m, _step in run.candidates)
+        yield Replay(_("run {i}").format(i=i + 1), expected, names,
+                     output_grader(expected, names, mistakes=mistakes, mistake_outputs=outs), outs)
+
+
+@state_init.replays
+def _replay_state_init(ctx, unit: StateInit):
+    """Zeros shaped like each parameter set; nothing else is right, so an all-zero output is the answer
+    (no loose check)."""
+    for i, shapes in enumerate(PARAM_SETS):
+        params = _draw_params(shapes, ctx.rng(unit.name, "state_init", str(i)))
+        names = [f"{state}[{k!r}]" for state in unit.returns for k in params]
+        expected = tuple(np.zeros(v.shape) for _state in unit.returns for v in params.values())
+        yield Replay(_("case {i}: {n} parameters").format(i=i + 1, n=len(params)), expected, names,
+                     output_grader(expected, names, exact=True), trivial=False)

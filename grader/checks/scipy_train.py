@@ -24,9 +24,10 @@ from ..i18n import _
 from ..inputs import describe
 from ..layout import Layout
 from ..reference import scipy_network as ref
-from ..results import CaseResult
+from ..results import ERROR, CaseResult
 from ..spec import Function
-from .base import Unavailable, case_result, check_kind, compare_output, outcome_failure
+from .base import (MAIN, Replay, Unavailable, attempt, case_result, check_kind, compare_output,
+                   nothing_to_replay, outcome_failure, output_grader)
 from .fd import as_gradient, directional_check, fd_settings
 from .utilities import run_single_threaded
 
@@ -131,7 +132,7 @@ def _compare_case(ctx, fn: Function, index: int, label: str, problem: Problem, f
     if index == 1:  # (P, 1) or (1, P) columns of an Octave-style solution hold the same gradient
         array, _what = coerce(got)
         got = array.reshape(-1) if array is not None and array.size == problem.n_params else got
-    expected = problem.reference(ref.cost_and_grad, flat)[index]
+    expected = problem.reference(fn.reference, flat)[index]
     mistakes = tuple(m for m in fn.mistakes if m.check == "cost")
     wrong = {m.id: problem.reference(m.reference, flat)[index] for m in mistakes}
     output = fn.outputs[index]
@@ -139,7 +140,7 @@ def _compare_case(ctx, fn: Function, index: int, label: str, problem: Problem, f
     return case_result(label, call, None, [(output, *row)])
 
 
-@check_kind("cost_value")
+@check_kind("cost_value", units=(Function,), main=True)
 def cost_value(ctx, fn: Function, points: float):
     """J against the reference cost."""
     def body(result):
@@ -148,7 +149,7 @@ def cost_value(ctx, fn: Function, points: float):
     return run_single_threaded(ctx, "cost_value", fn, points, body)
 
 
-@check_kind("cost_gradient")
+@check_kind("cost_gradient", units=(Function,))
 def cost_gradient(ctx, fn: Function, points: float):
     """grad against the autograd gradient of the reference cost, packed like flat_params."""
     def body(result):
@@ -157,7 +158,7 @@ def cost_gradient(ctx, fn: Function, points: float):
     return run_single_threaded(ctx, "cost_gradient", fn, points, body)
 
 
-@check_kind("cost_gradcheck")
+@check_kind("cost_gradcheck", units=(Function,), depends_on=MAIN)
 def cost_gradcheck(ctx, fn: Function, points: float):
     """grad against central differences of the student's own J along random directions."""
     def body(result):
@@ -194,7 +195,7 @@ def initial_parameters(problem: Problem, rng) -> np.ndarray:
     return ref.pack(params, problem.cfg["blocks"], problem.cfg["order"])
 
 
-@check_kind("cost_training")
+@check_kind("cost_training", units=(Function,))
 def cost_training(ctx, fn: Function, points: float):
     """scipy.optimize.minimize(jac=True, method="L-BFGS-B") on digits with the student's cost function;
     the test accuracy of the result, computed here, must reach `min_accuracy`."""
@@ -224,7 +225,7 @@ def cost_training(ctx, fn: Function, points: float):
                                             options={"maxiter": int(cfg["max_iterations"]),
                                                      "maxfun": 3 * int(cfg["max_iterations"])})
         except _Stop as stop:
-            result.cases.append(CaseResult(label=label, passed=False, call=call, message=str(stop)))
+            result.cases.append(CaseResult(label=label, passed=False, call=call, message=str(stop), status=ERROR))
             return
         accuracy = ref.accuracy(found.x, *problem.sizes, data.X_test, data.y_test, **packing(cfg))
         result.extra["training"] = {"accuracy": accuracy, "iterations": int(found.nit),
@@ -242,3 +243,56 @@ def cost_training(ctx, fn: Function, points: float):
         if passed:
             result.message = message
     return run_single_threaded(ctx, "cost_training", fn, points, body)
+
+
+# ------------------------------------------------------------------ replays (grade validate, no student code)
+
+
+def _replay_output(ctx, fn: Function, kind: str, index: int):
+    mistakes = tuple(m for m in fn.mistakes if m.check == "cost")
+    for label, problem, flat, _rng in _cases(ctx, fn, kind):
+        expected = (np.asarray(problem.reference(fn.reference, flat)[index], dtype=np.float64),)
+        outs = {m.id: attempt(lambda m=m: (np.asarray(problem.reference(m.reference, flat)[index]),))
+                for m in mistakes}
+        names = [fn.outputs[index]]
+        yield Replay(label, expected, names, output_grader(expected, names, unit=fn, mistakes=mistakes,
+                                                          mistake_outputs=outs), outs)
+
+
+cost_value.replays(lambda ctx, fn: _replay_output(ctx, fn, "cost_value", 0))
+cost_gradient.replays(lambda ctx, fn: _replay_output(ctx, fn, "cost_gradient", 1))
+cost_gradcheck.replays(nothing_to_replay)  # the student's grad against their own J
+
+
+@cost_gradcheck.verifies
+def _reference_gradient(ctx, fn: Function):
+    """The reference's grad is the derivative of its J (central differences along random directions)."""
+    for label, problem, flat, rng in _cases(ctx, fn, "cost_gradcheck"):
+        J, grad = problem.reference(fn.reference, flat)
+
+        def value_at(moved):
+            return float(problem.reference(fn.reference, moved["flat"])[0])
+        step, rtol = fd_settings(np.asarray(grad), np.asarray(J))
+        message = directional_check(value_at, {"flat": flat}, {"flat": np.asarray(grad, dtype=np.float64)},
+                                    rng, step, rtol)
+        yield label, (f"the reference's grad is not the derivative of its J ({message})" if message else None)
+
+
+@cost_training.replays
+def _replay_training(ctx, fn: Function):
+    """The training the check runs, with the reference's cost function: its test accuracy must reach
+    `min_accuracy` (else no student can pass)."""
+    cfg = settings(ctx)
+    data = load_digits()
+    problem = Problem((data.features, int(cfg["hidden"]), data.classes), data.X_train, data.y_train,
+                      cfg["lambda_"], cfg)
+    x0 = initial_parameters(problem, ctx.rng(fn.name, "cost_training"))
+    import scipy.optimize
+    found = scipy.optimize.minimize(lambda theta: problem.reference(fn.reference, theta), x0, jac=True,
+                                    method="L-BFGS-B", options={"maxiter": int(cfg["max_iterations"]),
+                                                                "maxfun": 3 * int(cfg["max_iterations"])})
+    accuracy = ref.accuracy(found.x, *problem.sizes, data.X_test, data.y_test, **packing(cfg))
+    need = float(cfg["min_accuracy"])
+    yield Replay(_("digits: {n} training images, L-BFGS-B for at most {k} iterations").format(
+        n=len(data.y_train), k=int(cfg["max_iterations"])), (np.float64(accuracy),), ["test accuracy"],
+        lambda outputs: (float(np.asarray(outputs[0])) >= need, None), trivial=False)

@@ -45,9 +45,9 @@ from ..compare import coerce, shapes_equivalent
 from ..i18n import _
 from ..inputs import draw
 from ..layout import Layout, symbolic_shape
-from ..results import FAILED, CaseResult, Hint
+from ..results import ERROR, FAILED, CaseResult, Hint
 from ..spec import Function
-from .base import check_kind, outcome_failure, run_check
+from .base import Replay, attempt, check_kind, outcome_failure, run_check
 
 ALPHA = 1e-8  # size of each test
 
@@ -174,7 +174,7 @@ def _describe(name: str, fn: Function, values: list) -> str:
     return f"{name}({', '.join(f'{n}={v!r}' for n, v in zip(fn.args, values))})"
 
 
-@check_kind("distribution")
+@check_kind("distribution", units=(Function,), main=True)
 def distribution(ctx, fn: Function, points: float):
     """Draws consistent with the declared distribution; a catalogued variant's distribution is named."""
     name = ctx.student_name(fn.name)
@@ -197,22 +197,53 @@ def distribution(ctx, fn: Function, points: float):
                     draws.append(array)
                 if message:
                     break
+            status = ERROR  # the call raised, or returned no usable array
             if not message and np.array_equal(draws[0], draws[1]):
+                status = FAILED
                 message = _("two calls with different seeds returned the same array: draw from "
                             "np.random.default_rng(seed), not a fixed seed or a constant.")
             if message:
-                result.cases.append(CaseResult(label=label, passed=False, call=call, message=message))
+                result.cases.append(CaseResult(label=label, passed=False, call=call, message=message, status=status))
                 continue
             sample = np.concatenate([d.ravel() for d in draws])
             wrong = failures(sample, fn.reference(*sizes.values()))
             verdict = CaseResult(label=label, passed=not wrong, call=call,
                                  message="; ".join(wrong) + ("." if wrong else ""))
             if wrong:
-                result.status = FAILED  # a verdict on the draws, not an error in the code
-                for mistake in fn.mistakes:
-                    if mistake.check == "distribution" and not failures(sample, mistake.reference(*sizes.values())):
-                        verdict.hint = Hint(code=f"mistake:{mistake.id}", text=_(mistake.explanation))
-                        break
+                verdict.hint = _named_variant(fn, sample, sizes)
             result.cases.append(verdict)
     return run_check(ctx, "distribution", fn, name, points, body, ctx.location(fn.name))
 
+
+
+def _named_variant(fn: Function, sample: np.ndarray, sizes: dict[str, int]) -> Hint | None:
+    """The first catalogued wrong variant whose distribution the sample is consistent with."""
+    for mistake in fn.mistakes:
+        if mistake.check == "distribution" and not failures(sample, mistake.reference(*sizes.values())):
+            return Hint(code=f"mistake:{mistake.id}", text=_(mistake.explanation))
+    return None
+
+
+@distribution.replays
+def _replay_distribution(ctx, fn: Function):
+    """Per case, a sample as large as the check pools, drawn from the target distribution (expected) and
+    from each catalogued variant's (the mistakes), judged by the same three tests: the target's sample
+    must pass, each variant's must fail and be named."""
+    for i, case in enumerate(fn.cases):
+        sizes = _sizes(fn, case.dims)
+        n = DRAWS * math.prod(sizes.values())
+        rng = ctx.rng(fn.name, "distribution", "replay", str(i))
+        target = fn.reference(*sizes.values())
+        expected = (np.asarray(target.rvs(size=n, random_state=rng), dtype=np.float64),)
+        mistakes = [m for m in fn.mistakes if m.check == "distribution"]
+        outs = {m.id: attempt(lambda m=m: (np.asarray(m.reference(*sizes.values()).rvs(size=n, random_state=rng),
+                                                      dtype=np.float64),)) for m in mistakes}
+
+        def grade(outputs, target=target, sizes=sizes):
+            sample = np.asarray(outputs[0], dtype=np.float64).ravel()
+            if failures(sample, target):
+                hint = _named_variant(fn, sample, sizes)
+                return False, hint.code if hint else None
+            return True, None
+        label = _("case {i}: {sizes}").format(i=i + 1, sizes=", ".join(f"{k}={v}" for k, v in sizes.items()))
+        yield Replay(label, expected, ["draws"], grade, outs)

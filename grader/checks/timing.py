@@ -1,4 +1,4 @@
-"""The `model_timing` check: the training workload timed three ways, for information (0 points).
+"""The `timing` check: the training workload timed three ways, for information (0 points).
 
 How it measures is grader/timing.py's; this module builds the workload from the `network` exercise's
 training settings, times the student's instance beside the PyTorch reference, and records the tables'
@@ -15,12 +15,12 @@ from ..results import ERROR, SKIPPED, CaseResult
 from ..spec import Case, Model
 from ..timing import (SCHEDULE, STUDENT, TIME_BUDGET_S, StudentRunner, Timing, Workload, environment, measure,
                       sandbox_blas_threads, scaling_sweep, torch_backend, torch_threads)
-from .base import NotAttempted, Unavailable, check_kind, run_check
+from .base import NotAttempted, Unavailable, check_kind, nothing_to_replay, run_check
 from .model import Instance, make_params
 from .training import training_config
 
 
-@check_kind("model_timing")
+@check_kind("timing", units=(Model,))
 def model_timing(ctx, model: Model, points: float):
     """Time the training workload: the student's NumPy code, PyTorch on the CPU and on CUDA. Opt-in
     (`grade --timing`, or `timing` in the assignment); information only, max_score is `points` (0)."""
@@ -94,3 +94,6 @@ def model_timing(ctx, model: Model, points: float):
 
     return run_check(ctx, "timing", model, f"{ctx.student_name(model.class_name)}.{method}", points, body,
                      ctx.location(model.class_name, method))
+
+
+model_timing.replays(nothing_to_replay)  # information only, 0 points: nothing to compare

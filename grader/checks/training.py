@@ -1,7 +1,8 @@
-"""Check kind `model_training`: the student's network trains on real data like the PyTorch reference.
+"""Check kind `training`: the student's network trains on real data like the PyTorch reference.
 
-From identical initial weights, the student's class (in the child) and the reference nn.Module
-(reference/network.py: nn.Linear, ReLU, cross-entropy on logits, torch.optim.SGD) train for a pinned
+From identical initial weights, the student's class (in the child) and the model's declared reference
+and loss (`Model.reference`, `Model.loss`, on the parameters `Model.params`) trained by torch.optim.SGD
+train for a pinned
 number of steps, full-batch and mini-batch, on the same batches in the same order. The parent drives
 both: it sends the batches to the student's train_step, reads the parameters back after every call
 (every mini-batch step; every `every` full-batch steps, run by one `repeat` call), and computes every
@@ -30,11 +31,10 @@ import torch
 from .. import compare as comparing
 from ..data import DataError, load_dataset
 from ..i18n import _
-from ..reference import network as refnet
-from ..results import ERROR, FAILED, CaseResult, Hint
+from ..results import ERROR, CaseResult, Hint
 from ..spec import Case, Model
 from ..timing import torch_threads
-from .base import check_kind, outcome_failure, run_check
+from .base import Replay, check_kind, outcome_failure, run_check
 from .model import Instance, make_params
 
 DEFAULTS = {
@@ -90,29 +90,37 @@ def batch_schedule(n: int, batch_size: int | None, steps: int, rng) -> list[np.n
     return out[:steps]
 
 
-class Evaluator:
-    """Loss on the training set and accuracy on the test set of a parameter dict, in float64 torch."""
+def onehot(labels: np.ndarray, classes: int) -> np.ndarray:
+    return np.eye(classes)[labels]
 
-    def __init__(self, data):
+
+class Evaluator:
+    """Loss on the training set and accuracy on the test set of a parameter dict, in float64 torch, through
+    the model's declared reference (`Model.reference`, probabilities) and loss (`Model.loss`)."""
+
+    def __init__(self, data, model: Model):
+        self.model = model
         self.X = torch.from_numpy(np.ascontiguousarray(data.X_train, dtype=np.float64))
-        self.y = torch.from_numpy(data.y_train)
+        self.Y = torch.from_numpy(onehot(data.y_train, data.classes))
         self.X_test = torch.from_numpy(np.ascontiguousarray(data.X_test, dtype=np.float64))
         self.y_test = data.y_test
 
     @staticmethod
-    def logits(params, X):
-        t = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
-        return torch.relu(X @ t["W1"] + t["b1"].reshape(-1)) @ t["W2"] + t["b2"].reshape(-1)
+    def tensors(params) -> dict:
+        return {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
 
     @torch.no_grad()
     def loss(self, params) -> float:
-        return float(torch.nn.functional.cross_entropy(self.logits(params, self.X), self.y))
+        # Probabilities that underflow to 0 give a huge loss, not 0 * log(0) = NaN.
+        probs = self.model.reference(self.tensors(params), self.X).clamp_min(torch.finfo(torch.float64).tiny)
+        return float(self.model.loss(probs, self.Y))
 
     @torch.no_grad()
     def accuracy(self, params) -> float:
         if not len(self.y_test):
             return float("nan")
-        return float((self.logits(params, self.X_test).argmax(1).numpy() == self.y_test).mean())
+        probs = self.model.reference(self.tensors(params), self.X_test)
+        return float((probs.argmax(1).numpy() == self.y_test).mean())
 
 
 _REFERENCE_RUNS: dict[bytes, dict] = {}  # per process, see run_reference
@@ -144,20 +152,25 @@ def run_reference(data, params: dict, lr: float, schedule, evaluator: Evaluator)
 
 
 def _reference_run(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
-    """The reference run: losses after 0..K steps, parameters after the first step and at the end."""
-    D, H = params["W1"].shape
-    C = params["W2"].shape[1]
-    net = refnet.TwoLayerNet(D, H, C).load_params(params)
-    optimizer = refnet.sgd(net, lr)
-    X, y = torch.from_numpy(np.asarray(data.X_train, dtype=np.float64)), torch.from_numpy(data.y_train)
+    """The reference run: the model's reference and loss trained by torch.optim.SGD on the same batches from
+    the same parameters; losses after 0..K steps, parameters after the first step and at the end."""
+    model = evaluator.model
+    leaves = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in params.items()}
+    optimizer = torch.optim.SGD(list(leaves.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0)
+    X, Y = evaluator.X, evaluator.Y
+
+    def current() -> dict:
+        return {k: v.detach().numpy().copy() for k, v in leaves.items()}
     losses, first = [evaluator.loss(params)], None
     for idx in schedule:
-        xb, yb = (X, y) if idx is None else (X[idx], y[idx])
-        refnet.train_step(net, optimizer, xb, yb)
-        current = net.params()
-        first = first or current
-        losses.append(evaluator.loss(current))
-    final = net.params()
+        xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        model.loss(model.reference(leaves, xb), yb).backward()
+        optimizer.step()
+        now = current()
+        first = first or now
+        losses.append(evaluator.loss(now))
+    final = current()
     return {"losses": losses, "first": first or final, "final": final, "accuracy": evaluator.accuracy(final)}
 
 
@@ -258,11 +271,11 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
     if instances is not None:
         instances.append(instance)
     if instance.failure is not None:
-        return CaseResult(label=label, passed=False, call=call, message=instance.failure)
+        return CaseResult(label=label, passed=False, call=call, message=instance.failure, status=ERROR)
     shapes = {k: params[k].shape for k in model.params}
     start, failure = _read(instance, model, shapes, 0)
     if failure:
-        return CaseResult(label=label, passed=False, call=call, message=failure)
+        return CaseResult(label=label, passed=False, call=call, message=failure, status=ERROR)
     rtol, atol = tolerance(instance.dtype, cfg)
     X = np.ascontiguousarray(data.X_train, dtype=np.float64)
     Y = data.Y_train
@@ -302,7 +315,7 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
             loss=loss, factor=factor, initial=losses[0])
         at = _("at step {step}").format(step=step) if where is None else _("by step {step} ({where})").format(
             step=step, where=where)
-        return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+        return CaseResult(label=label, passed=False, call=call, hint=first_hint, message=_(
             "training diverged {at}: the training loss after it {what} (the reference's: {ref:.4g}).").format(
             at=at, what=what, ref=ref_losses[step]))
 
@@ -326,7 +339,7 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
         step = at
         if failure:
             record()
-            return CaseResult(label=label, passed=False, call=call, message=_("{at}: {error}").format(
+            return CaseResult(label=label, passed=False, call=call, status=ERROR, message=_("{at}: {error}").format(
                 at=_("step {step}").format(step=step) if where is None else where, error=failure[1]))
         steps.append(step)
         losses.append(loss)
@@ -343,7 +356,7 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
 
     t = _first_mismatch(losses, [ref_losses[s] for s in steps], rtol, atol)
     if t is not None:
-        return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+        return CaseResult(label=label, passed=False, call=call, hint=first_hint, message=_(
             "the training loss leaves the reference's at step {step}: yours {got:.8g}, the reference's "
             "{want:.8g} (rtol={rtol:g}, atol={atol:g} for {dtype}).").format(
             step=steps[t], got=losses[t], want=ref_losses[steps[t]], rtol=rtol, atol=atol, dtype=instance.dtype))
@@ -351,11 +364,11 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
         comparison = comparing.compare(current[name], reference["final"][name], rtol=rtol, atol=atol,
                                        label=f"self.{name} after {len(schedule)} steps")
         if not comparison.passed:
-            return _Verdict(label=label, passed=False, call=call, output=f"self.{name}",
+            return CaseResult(label=label, passed=False, call=call, output=f"self.{name}",
                             message=comparison.message, comparison=comparison, hint=first_hint)
     threshold = reference["accuracy"] - float(cfg["accuracy_margin"])
     if not accuracy >= threshold:
-        return _Verdict(label=label, passed=False, call=call, hint=first_hint, message=_(
+        return CaseResult(label=label, passed=False, call=call, hint=first_hint, message=_(
             "test accuracy {acc:.2%} is below {threshold:.2%} (the reference reaches {ref:.2%} on the same "
             "run).").format(acc=accuracy, threshold=threshold, ref=reference["accuracy"]))
     return CaseResult(label=label, passed=True, call=call, message=_(
@@ -363,15 +376,28 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
         first=losses[0], last=losses[-1], acc=accuracy, ref=reference["accuracy"]))
 
 
-class _Verdict(CaseResult):
-    """A case that failed on the numbers (divergence, curve, weights, accuracy), not on an exception."""
-
-
 class _ConfigError(Exception):
     """The pinned configuration is unusable (the grader's side, not the student's)."""
 
 
-@check_kind("model_training")
+def training_plans(ctx, model: Model, cfg: dict, data) -> tuple[dict, list[tuple[str, str, list]]]:
+    """The starting parameters and the runs, (label, key, batch schedule): full-batch, then mini-batch."""
+    rng = ctx.rng(model.class_name, "training")
+    params = make_params(model, {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes}, rng)
+    n = len(data.y_train)
+    plans = []
+    if cfg["full_batch_steps"]:
+        plans.append((_("full-batch: {k} steps on {data}").format(k=cfg["full_batch_steps"], data=data.describe()),
+                      "full-batch", batch_schedule(n, None, int(cfg["full_batch_steps"]), rng)))
+    if cfg["minibatch_steps"]:
+        b = int(cfg["batch_size"])
+        plans.append((_("mini-batch: {k} steps of {b} on {data}").format(k=cfg["minibatch_steps"], b=b,
+                                                                      data=data.describe()),
+                      "mini-batch", batch_schedule(n, b, int(cfg["minibatch_steps"]), rng)))
+    return params, plans
+
+
+@check_kind("training", units=(Model,))
 def model_training(ctx, model: Model, points: float):
     method = model.methods.get("train_step", "train_step")
 
@@ -383,19 +409,8 @@ def model_training(ctx, model: Model, points: float):
             result.status, result.message = ERROR, _("training data unavailable: {error}").format(error=error)
             return
         ctx.require(model.class_name)
-        evaluator = Evaluator(data)
-        rng = ctx.rng(model.class_name, "training")
-        params = make_params(model, {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes}, rng)
-        n = len(data.y_train)
-        plans = []
-        if cfg["full_batch_steps"]:
-            plans.append((_("full-batch: {k} steps on {data}").format(k=cfg["full_batch_steps"], data=data.describe()),
-                          "full-batch", batch_schedule(n, None, int(cfg["full_batch_steps"]), rng)))
-        if cfg["minibatch_steps"]:
-            b = int(cfg["batch_size"])
-            plans.append((_("mini-batch: {k} steps of {b} on {data}").format(k=cfg["minibatch_steps"], b=b,
-                                                                          data=data.describe()),
-                          "mini-batch", batch_schedule(n, b, int(cfg["minibatch_steps"]), rng)))
+        evaluator = Evaluator(data, model)
+        params, plans = training_plans(ctx, model, cfg, data)
         curves, instances = {}, []
         result.extra["training"] = {k: cfg[k] for k in ("dataset", "hidden", "learning_rate", "full_batch_steps",
                                                         "batch_size", "minibatch_steps", "accuracy_margin")}
@@ -415,8 +430,28 @@ def model_training(ctx, model: Model, points: float):
         handles = [i.handle for i in instances if i.handle is not None]
         if handles:
             ctx.sandbox.drop(*handles)  # the trained objects are not needed any more
-        if any(isinstance(c, _Verdict) for c in result.failed_cases()):
-            result.status = FAILED  # the network trained, but not like the reference: a failure, not an error
 
     name = f"{ctx.student_name(model.class_name)}.{method}"
     return run_check(ctx, "training", model, name, points, body, ctx.location(model.class_name, method))
+
+
+@model_training.replays
+def _replay_training(ctx, model: Model):
+    """Each run of the reference as the check runs it: its loss curve must not diverge (else no student can
+    pass), and a curve is judged as the check judges a float64 student's."""
+    cfg = training_config(ctx, model)
+    data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+    evaluator = Evaluator(data, model)
+    params, plans = training_plans(ctx, model, cfg, data)
+    rtol, atol = tolerance(np.float64, cfg)
+    factor = float(cfg["divergence_factor"])
+    for label, _key, schedule in plans:
+        with torch_threads(1):
+            losses = np.asarray(_reference_run(data, params, float(cfg["learning_rate"]), schedule, evaluator)["losses"])
+
+        def grade(outputs, reference=losses):
+            curve = np.asarray(outputs[0], dtype=np.float64)
+            if curve.shape != reference.shape or not np.all(np.isfinite(curve)) or curve.max() > factor * curve[0]:
+                return False, None
+            return _first_mismatch(list(curve), list(reference), rtol, atol) is None, None
+        yield Replay(label, (losses,), ["training loss after each step"], grade)

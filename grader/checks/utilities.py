@@ -36,7 +36,8 @@ from ..inputs import describe_call, draw
 from ..results import CaseResult, CheckResult, Hint
 from ..spec import Case, Function, Param
 from ..timing import torch_threads
-from .base import case_result, check_kind, compare_output, outcome_failure, run_check
+from .base import (Replay, attempt, case_result, check_kind, compare_output, outcome_failure, output_grader,
+                   run_check)
 from .model import make_params
 
 SPLIT_SEEDS = 2  # calls with a second seed show that the seed is used
@@ -171,7 +172,7 @@ def _shuffle_order(ctx, fn, X, y, seed, rows: _Rows) -> tuple[np.ndarray | None,
     return (order if facts["rows_permuted"] else None), facts, None
 
 
-@check_kind("shuffle")
+@check_kind("shuffle", units=(Function,), main=True)
 def shuffle(ctx, fn: Function, points: float):
     """The rows come back reordered, with their labels, in an order that the seed (and only it) decides."""
     def body(result):
@@ -288,13 +289,13 @@ def _stratification(facts: dict, y: np.ndarray, test: np.ndarray, test_size: flo
     return {"stratified": ""}
 
 
-@check_kind("split")
+@check_kind("split", units=(Function,), main=True)
 def split(ctx, fn: Function, points: float):
     """Sizes, disjoint and covering sets, labels with their examples, random and seeded (stratify=False)."""
     return _split_check(ctx, fn, points, "split", stratify=False)
 
 
-@check_kind("split_stratified")
+@check_kind("split_stratified", units=(Function,))
 def split_stratified(ctx, fn: Function, points: float):
     """As `split`, with stratify=True: every class keeps its proportion in the test set."""
     return _split_check(ctx, fn, points, "split_stratified", stratify=True)
@@ -338,7 +339,7 @@ def _same_params(loaded, saved: dict) -> tuple[dict, dict]:
     return facts, messages
 
 
-@check_kind("save_load")
+@check_kind("save_load", units=(Function,), main=True)
 def save_load(ctx, fn: Function, points: float):
     """save_model then load_model through real files in the child's working folder: two models saved,
     each loaded back exactly, and a copy of the first file loaded from a path save_model never saw."""
@@ -398,7 +399,7 @@ def save_load(ctx, fn: Function, points: float):
 # ------------------------------------------------------------------------------------------ predict, cost
 
 
-@check_kind("params_forward")
+@check_kind("params_forward", units=(Function,), main=True)
 def params_forward(ctx, fn: Function, points: float):
     """A function of the network's parameter dict (and data) against its PyTorch reference."""
     def body(result):
@@ -429,3 +430,52 @@ def params_forward(ctx, fn: Function, points: float):
                                  exact=fn.exact, mistakes=mistakes, mistake_outputs=wrong)
             result.cases.append(case_result(label, call, None, [(output, *row)]))
     return run_single_threaded(ctx, "params_forward", fn, points, body)
+
+
+# ------------------------------------------------------------------ replays (grade validate, no student code)
+
+
+def _fact_replay(fn: Function, kind: str, messages: dict, correct: dict, derive=lambda facts: facts):
+    """A check that establishes facts: the facts of a right answer, and for each catalogued mistake the first
+    single wrong fact (in the check's order, derived facts updated) that its predicate recognises, judged
+    by the check's verdict: the right answer passes, each mistake must fail and be named there."""
+    def grade(outputs):
+        verdict = _verdict(fn, kind, "", "", outputs[0], messages)
+        return verdict.passed, verdict.hint.code if verdict.hint else None
+    outs = {}
+    for mistake in (m for m in fn.mistakes if m.check == kind):
+        faults = (derive({**correct, fact: not value}) for fact, value in correct.items())
+        found = attempt(lambda mistake=mistake: next((f for f in faults if mistake.reference(f)), None))
+        outs[mistake.id] = found if isinstance(found, BaseException) else (found,) if found else \
+            ValueError("no single wrong fact makes its predicate hold")
+    yield Replay(_("the facts of a right answer, and one wrong fact at a time"), (correct,), ["facts"], grade,
+                 outs, trivial=False)
+
+
+shuffle.replays(lambda ctx, fn: _fact_replay(
+    fn, "shuffle", SHUFFLE_MESSAGES, {**dict.fromkeys(SHUFFLE_MESSAGES, True), "identity": False},
+    lambda f: {**f, "shuffled": not f["identity"]}))
+split.replays(lambda ctx, fn: _fact_replay(fn, "split", SPLIT_MESSAGES, dict.fromkeys(SPLIT_MESSAGES, True)))
+split_stratified.replays(lambda ctx, fn: _fact_replay(
+    fn, "split_stratified", {**SPLIT_MESSAGES, "stratified": STRATIFIED_MESSAGE},
+    dict.fromkeys([*SPLIT_MESSAGES, "stratified"], True)))
+save_load.replays(lambda ctx, fn: _fact_replay(
+    fn, "save_load", {k: SAVE_MESSAGES[k] for k in ("file_written", "returned_dict", "keys", "exact", "loads_from_file")},
+    {"file_written": True, "returned_dict": True, "keys": True, "exact": True, "loads_from_file": True,
+     "positional_keys": False}, lambda f: {**f, "keys": f["keys"] and not f["positional_keys"]}))
+
+
+@params_forward.replays
+def _replay_params_forward(ctx, fn: Function):
+    mistakes = tuple(m for m in fn.mistakes if m.check == "params_forward")
+    for i, case in enumerate(fn.cases):
+        rng = ctx.rng(fn.name, "params_forward", str(i))
+        inputs = _draw_inputs(fn, case, rng)
+        values = list(inputs.values())
+        expected = (torch_bridge.forward(fn.reference, inputs)[0],)
+        outs = {m.id: attempt(lambda m=m: (torch_bridge.call_numpy(m.reference, values)[0],)) for m in mistakes}
+        names = [fn.outputs[0]]
+        label = _("case {i}: X {shape}").format(i=i + 1, shape=np.shape(inputs.get("X")))
+        yield Replay(label, expected, names, output_grader(expected, names, unit=fn, exact=fn.exact,
+                                                          batch_size=case.dims.get("N"), mistakes=mistakes,
+                                                          mistake_outputs=outs), outs, trivial=not fn.exact)
