@@ -43,6 +43,16 @@ def failed(result):
     return sorted(c.name for c in result.checks() if c.score < c.max_score)
 
 
+def failed_on_their_own(result):
+    """failed(result) without the checks that earn nothing only because they wait for a failed main check
+    (gradcheck, kink or inputs of a function whose forward is wrong: checks/base.py apply_dependencies).
+    Each of those must wait for a check that did fail."""
+    waiting = {c.name: c.extra["depends_on"] for c in result.checks() if c.extra.get("depends_on")}
+    lost = failed(result)
+    assert set(waiting.values()) <= set(lost), waiting
+    return [name for name in lost if name not in waiting]
+
+
 def small_assignment(folder: Path, exercises: dict[str, tuple[str, ...]]):
     """An assignment of a few built-in layer functions, for tests that need real results quickly:
     {exercise id: names of exercises/layers.py units (relu, sigmoid, tanh, softmax, linear,

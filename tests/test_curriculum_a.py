@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
-from helpers import SOLUTION, check, failed, make_submission
+from helpers import SOLUTION, check, failed, failed_on_their_own, make_submission
 
 from grader.assignment import load_assignment
 from grader.checks import statistical
@@ -296,7 +296,7 @@ def test_each_catalogued_mistake_is_caught_and_named(grade_it, tmp_path, round_)
         assert lost.score < lost.max_score, mistake_id
         assert lost.hint is not None and lost.hint.code == f"mistake:{mistake_id}", (mistake_id, lost.hint)
         allowed |= {name} | also
-    assert set(failed(result)) <= allowed
+    assert set(failed_on_their_own(result)) <= allowed
 
 
 def test_untouched_starter_grades_to_zero_without_errors(grade_it, tmp_path):

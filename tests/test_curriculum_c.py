@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import FAST_LIMITS, SOLUTION, check, failed, make_submission
+from helpers import FAST_LIMITS, SOLUTION, check, failed, failed_on_their_own, make_submission
 
 from grader.assignment import load_assignment
 from grader.checks.utilities import _sorted_labels
@@ -141,7 +141,7 @@ def test_each_utils_mistake_is_named_at_its_check(utils_groups, mistake):
 def test_utils_mistakes_lose_points_only_where_they_show(utils_groups):
     checks = {name for _group, name in UTILS_MISTAKES.values()}
     for group, result in utils_groups.items():
-        assert set(failed(result)) <= checks, group
+        assert set(failed_on_their_own(result)) <= checks, group
 
 
 def test_a_shuffle_in_place_fails_the_inputs_check(grade_it, tmp_path):

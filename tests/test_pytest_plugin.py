@@ -72,10 +72,10 @@ def test_one_test_per_check_with_the_feedback_as_failure(pytester):
     assert re.search(r"Score: ([\d.]+) / \1 =", run.stdout.str())  # full marks
 
     run = pytester.runpytest_subprocess(*LOAD, "--grade-submission", str(bad), "--grade-exercise", "layers")
-    run.assert_outcomes(passed=n - 1, failed=1)
+    run.assert_outcomes(passed=n - 2, failed=2)  # the update, and its inputs check that waits for it
     run.stdout.fnmatch_lines(["*_ layers: sgd_update.update _*", "Where: layers.py:*",
                               "Hint: *", "(0.0 of * points)",
-                              "FAILED grade::layers::sgd_update.update*"])
+                              "FAILED grade::layers::sgd_update.update*", "FAILED grade::layers::sgd_update.inputs*"])
 
 
 def test_unusable_submission_is_one_failing_test_and_a_missing_path_a_usage_error(pytester):

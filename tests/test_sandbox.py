@@ -164,18 +164,22 @@ def test_unsendable_argument_is_the_graders_error(good):
 # ------------------------------------------------------------------------------ failures
 
 
-def test_infinite_loop_times_out_then_is_skipped(sb):
-    h = sb.new("Linear", 2, 2).handle
-    t = time.monotonic()
-    out = sb.call("spin")
-    assert out.error.kind == "timeout" and out.error.message == "spin() did not return within 1 s of CPU time"
-    assert 0.9 <= out.cpu_s < 1.5 and time.monotonic() - t < 2
-    again = sb.call("spin")
-    assert again.error.kind == "skipped" and "did not return" in again.error.message
-    assert sb.call("ok").value == "fine" and sb.restarts == 1  # fresh child, modules re-imported
-    stale = sb.call("forward", np.ones((1, 2)), obj=h).error
-    assert stale.kind == "skipped" and "restarted" in stale.message and "Linear.forward()" in stale.message
-    assert sb.call("is_linear", Handle(h)).error.kind == "skipped"  # stale handle inside the arguments
+def test_infinite_loop_times_out_then_is_skipped():
+    # The wall limit is far above the CPU limit, so on a loaded machine (where the child gets a fraction
+    # of a core) it is still the CPU limit that stops the loop; the child's CPU time, not the wall clock,
+    # is what is asserted.
+    with sandbox(limits=Limits(cpu_s_per_call=1, wall_s_per_call=60, import_cpu_s=5, total_cpu_s=60,
+                               memory_bytes=2**30)) as sb:
+        h = sb.new("Linear", 2, 2).handle
+        out = sb.call("spin")
+        assert out.error.kind == "timeout" and out.error.message == "spin() did not return within 1 s of CPU time"
+        assert 0.9 <= out.cpu_s < 3, out.cpu_s  # the parent polls the child's CPU time; a loaded host polls late
+        again = sb.call("spin")
+        assert again.error.kind == "skipped" and "did not return" in again.error.message
+        assert sb.call("ok").value == "fine" and sb.restarts == 1  # fresh child, modules re-imported
+        stale = sb.call("forward", np.ones((1, 2)), obj=h).error
+        assert stale.kind == "skipped" and "restarted" in stale.message and "Linear.forward()" in stale.message
+        assert sb.call("is_linear", Handle(h)).error.kind == "skipped"  # stale handle inside the arguments
 
 
 def test_sleep_hits_the_wall_clock():
@@ -183,7 +187,9 @@ def test_sleep_hits_the_wall_clock():
         t = time.monotonic()
         out = sb.call("nap")
         assert out.error.kind == "timeout" and out.error.message.startswith("nap() did not return within 0.5 s")
-        assert time.monotonic() - t < 1.5 and out.cpu_s < 0.3
+        # The child's CPU time shows it slept; the elapsed time only that the wall limit stopped it (with a
+        # margin for a loaded host, where the parent polls late).
+        assert time.monotonic() - t < 10 and out.cpu_s < 0.3
         assert sb.call("ok").ok
 
 

@@ -264,7 +264,7 @@ def _replay_steps(ctx, unit: Optimizer):
         expected = _flatten(run.graded, keys)
         outs = {m.id: attempt(lambda m=m: _flatten(run.alternatives()[m.id], keys)) for m, _step in run.candidates}
         mistakes = tuple(m for m, _step in run.candidates)
-        yield Replay(_("run {i}").format(i=i + 1), expected, names,
+        yield Replay(f"run {i + 1}", expected, names,  # validate's report is in English
                      output_grader(expected, names, mistakes=mistakes, mistake_outputs=outs), outs)
 
 

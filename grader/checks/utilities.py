@@ -448,7 +448,7 @@ def _fact_replay(fn: Function, kind: str, messages: dict, correct: dict, derive=
         found = attempt(lambda mistake=mistake: next((f for f in faults if mistake.reference(f)), None))
         outs[mistake.id] = found if isinstance(found, BaseException) else (found,) if found else \
             ValueError("no single wrong fact makes its predicate hold")
-    yield Replay(_("the facts of a right answer, and one wrong fact at a time"), (correct,), ["facts"], grade,
+    yield Replay("the facts of a right answer, and one wrong fact at a time", (correct,), ["facts"], grade,
                  outs, trivial=False)
 
 
