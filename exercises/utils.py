@@ -115,14 +115,18 @@ save_model = Function(
         Mistake("save_positional_keys", "The parameters come back under the names arr_0, arr_1, ...: "
                 "np.savez(path, *params.values()) drops the names; save with np.savez(path, **params).",
                 lambda f: f["positional_keys"], check="save_load"),
+        Mistake("save_fixed_names", "load_model gives back only some of the saved names: save every entry of "
+                "params (np.savez(path, **params)), not a fixed list such as W1, b1, W2, b2.",
+                lambda f: f["returned_dict"] and not f["keys"] and not f["positional_keys"], check="save_load"),
         Mistake("save_lossy", "The round trip changed values, shapes or dtypes (text formats round and "
                 "flatten); np.savez keeps every array exactly.", lambda f: f["keys"] and not f["exact"],
                 check="save_load"),
     ),
     doc=("Save a model's parameters to the file `path`.\n\n"
-         "params: a dict of name -> NumPy array (for example W1, b1, W2, b2); path: a file name ending in\n"
-         ".npz. Any format works as long as load_model(path) gives back the same arrays (np.savez(path,\n"
-         "**params) is the simplest). Returns None."),
+         "params: a dict of name -> NumPy array (for example W1, b1, W2, b2, of any dtype: float32, float64,\n"
+         "int64, and any shape); path: a file name ending in .npz. Any format works as long as load_model(path)\n"
+         "gives back the same names with the same dtypes, shapes and values (np.savez(path, **params) is the\n"
+         "simplest). Returns None."),
 )
 
 load_model = Function(

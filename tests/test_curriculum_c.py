@@ -95,6 +95,8 @@ UTILS_GROUPS = {
           ("return X[train], X[test], y[train], y[test]", "return X[train], X[test], y[np.sort(train)], y[np.sort(test)]"),
           ("if stratify else [np.arange(len(y))]", "if False else [np.arange(len(y))]"),
           ("np.savez(path, **params)", "np.savez(path, **{k: v.astype(np.float32) for k, v in params.items()})")],
+    "D": [("np.savez(path, **params)", "np.savez(path, W1=params['W1'], b1=params['b1'], W2=params['W2'], "
+                                       "b2=params['b2'])")],
 }
 UTILS_MISTAKES = {  # mistake id -> (group, check)
     "shuffle_unpaired": ("A", "shuffle_data.shuffle"),
@@ -107,6 +109,7 @@ UTILS_MISTAKES = {  # mistake id -> (group, check)
     "save_no_file": ("A", "save_model.save_load"),
     "save_positional_keys": ("B", "save_model.save_load"),
     "save_lossy": ("C", "save_model.save_load"),
+    "save_fixed_names": ("D", "save_model.save_load"),
     "predict_wrong_axis": ("A", "predict.params_forward"),
     "predict_no_relu": ("B", "predict.params_forward"),
     "cost_summed": ("A", "compute_cost.params_forward"),

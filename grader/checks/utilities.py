@@ -339,6 +339,17 @@ def _same_params(loaded, saved: dict) -> tuple[dict, dict]:
     return facts, messages
 
 
+def _mixed_dtypes(models: list[dict], rng) -> list[dict]:
+    """The two models of a round trip as a course saves them: float32 and float64 weights, a (1, n) bias
+    beside an (n,) one, and an int64 array (a step count, class labels), so that a format that loses
+    dtypes or shapes (everything back as float64, biases flattened) shows."""
+    first, second = (dict(m) for m in models)
+    first["W1"], first["b1"] = first["W1"].astype(np.float32), first["b1"].astype(np.float32).reshape(1, -1)
+    second["W2"] = second["W2"].astype(np.float32)
+    second["classes"] = rng.permutation(np.arange(len(second["b2"]), dtype=np.int64))
+    return [first, second]
+
+
 @check_kind("save_load", units=(Function,), main=True)
 def save_load(ctx, fn: Function, points: float):
     """save_model then load_model through real files in the child's working folder: two models saved,
@@ -352,7 +363,7 @@ def save_load(ctx, fn: Function, points: float):
         ctx.require(loader)
         for i, case in enumerate(fn.cases):
             rng = ctx.rng(fn.name, "save_load", str(i))
-            models = [_draw_inputs(fn, case, rng)["params"] for _model in range(2)]
+            models = _mixed_dtypes([_draw_inputs(fn, case, rng)["params"] for _model in range(2)], rng)
             label = _("case {i}: {names}").format(i=i + 1, names=", ".join(
                 f"{k} {v.shape}" for k, v in models[0].items()))
             call = describe_call(save_name, *_named({"params": models[0], "path": first}))

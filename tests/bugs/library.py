@@ -106,6 +106,12 @@ BUGS = {
         "utils", {"mistake:shuffle_unpaired"}),
     "save without names": ("utils.py", [("np.savez(path, **params)", "np.savez(path, *params.values())")], "utils",
                            {"mistake:save_positional_keys"}),
+    "load everything as float64": ("utils.py", [("return {name: data[name] for name in data.files}",
+                                                  "return {name: data[name].astype(np.float64) for name in data.files}")],
+                                   "utils", {"mistake:save_lossy"}),
+    "save only the network's four arrays": ("utils.py", [(
+        "np.savez(path, **params)", "np.savez(path, W1=params['W1'], b1=params['b1'], W2=params['W2'], b2=params['b2'])")],
+        "utils", {"mistake:save_fixed_names"}),
     "predict returns probabilities": ("utils.py", [(
         "return np.argmax(_scores(params, X), axis=1)",
         "s = _scores(params, X)\n    e = np.exp(s - s.max(axis=1, keepdims=True))\n"
