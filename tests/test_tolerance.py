@@ -85,3 +85,22 @@ def test_underflow_is_rounding_for_float32():
 def test_slack_allows_a_documented_freedom():
     assert compare(2.0 + 5e-7, 2.0, terms=2.0, slack=1e-6).passed
     assert not compare(2.0 + 5e-7, 2.0, terms=2.0).passed
+
+
+def test_no_numeric_warning_reaches_the_grader_terminal(grade_it, tmp_path):
+    """A student's Inf and NaN flow through finite differences and mistake references: the verdict says
+    so, and no RuntimeWarning is emitted in the grading process."""
+    import warnings
+
+    from helpers import make_submission
+    # log-softmax without the max added back: on large logits its finite differences overflow
+    sub = make_submission(tmp_path, {"activations.py": [(
+        "shifted = x - x.max(axis=1, keepdims=True)\n    return shifted - np.log(np.exp(shifted).sum(axis=1, "
+        "keepdims=True))",
+        "shifted = x - x.max(axis=1, keepdims=True)\n    return x - np.log(np.exp(shifted).sum(axis=1, "
+        "keepdims=True))")]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = grade_it(sub, ["activations"])
+    assert result.score < result.max_score
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []

@@ -19,6 +19,7 @@ their `checks` tables; the engine looks them up here, so adding a kind never tou
 from __future__ import annotations
 
 import time
+import warnings
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -347,7 +348,11 @@ def run_check(ctx: CheckContext, kind: str, unit, function: str, points: float,
                          visibility=ctx.exercise.visibility.get(kind, "visible"), location=location)
     scale = TOLERANCE_SCALE.set(tolerance_scale(ctx.options, ctx.exercise.id))
     try:
-        body(result)
+        # A student's NaN or Inf flowing through the grader's arithmetic (finite differences, a mistake's
+        # reference) is reported in the verdict, never as a library warning on the grader's terminal.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            body(result)
     except NotAttempted as why:
         result.cases.clear()
         result.status, result.message = NOT_ATTEMPTED, str(why)
