@@ -39,9 +39,15 @@ def _unit_source(unit, names: dict[str, str]) -> str:
     return source
 
 
+def first_paragraph(text: str) -> str:
+    """The description's first paragraph, whole (the rest of an exercise's docstring is for instructors)."""
+    paragraph = text.strip().split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
+
+
 def starter_source(exercise: Exercise, names: dict[str, str] | None = None, layout: Layout = Layout()) -> str:
-    description = (exercise.description or "").strip().splitlines()
-    description = " ".join(description[:1]) + "\n" if description else ""
+    description = first_paragraph(exercise.description or "")
+    description = textwrap.fill(description, width=100) + "\n" if description else ""
     header = HEADER.format(title=exercise.title, description=description + layout.starter_note(exercise))
     if exercise.frameworks:
         header += TORCH_IMPORTS

@@ -104,3 +104,16 @@ def test_no_numeric_warning_reaches_the_grader_terminal(grade_it, tmp_path):
         result = grade_it(sub, ["activations"])
     assert result.score < result.max_score
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_starter_kit_headers_are_whole_sentences(assignment):
+    """Each module docstring of the kit carries the exercise's first paragraph whole, never cut mid-sentence."""
+    from grader.starter import first_paragraph, starter_source
+    for exercise in assignment.select(None):
+        source = starter_source(exercise)
+        header = source.split('"""')[1]
+        paragraph = first_paragraph(exercise.description)
+        assert " ".join(header.split()).count(paragraph) == 1, exercise.id
+        assert paragraph.endswith((".", ")")), exercise.id
+    losses = starter_source(assignment.exercise("losses"))
+    assert "and mean squared error, each with its gradient, in NumPy." in " ".join(losses.split())
