@@ -258,6 +258,18 @@ def compare(
     )
 
 
+def within(actual, expected, *, rtol: float, atol: float, terms=None) -> np.ndarray:
+    """Elementwise: does each element of `actual` pass compare's rule (NaN and Inf only where equal)?
+    For callers that need where a sequence first leaves the reference (a training curve)."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.broadcast_to(np.asarray(expected, dtype=np.float64), a.shape)
+    with np.errstate(all="ignore"):
+        abs_e = np.abs(e)
+        allowed = atol * _scale(abs_e, np.isfinite(e), np.float64, "expected", terms, False) + rtol * abs_e
+        finite = np.isfinite(a) & np.isfinite(e)
+        return np.where(finite, np.abs(a - e) <= allowed, a == e)
+
+
 def _scale(abs_e: np.ndarray, fin_e: np.ndarray, dtype, scale, terms, exact: bool):
     """T of compare's rule: per element from `terms`, else one number (see compare)."""
     if exact:
