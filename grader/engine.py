@@ -32,6 +32,8 @@ def limits_from(assignment: Assignment, **overrides) -> Limits:
     for key, value in options.items():
         if key == "memory_mb":
             limits.memory_bytes = int(value) * 2**20
+        elif key == "disk_mb":
+            limits.disk_bytes = int(value) * 2**20
         elif hasattr(limits, key):
             setattr(limits, key, type(getattr(limits, key))(value) if getattr(limits, key) is not None else value)
     return limits

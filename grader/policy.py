@@ -76,6 +76,7 @@ class FrameworkPolicy:
         a module that imports torch for its PyTorch exercises still loads, and its NumPy code is judged on
         whether it uses torch."""
         allowed = {str(a) for a in allowed}
+        self.allowed = tuple(sorted(allowed))  # the sandbox's view shows these too (grader/sandbox/view.py)
         self.families = {f: spec for f, spec in FRAMEWORKS.items()
                          if f not in allowed and not allowed.intersection(spec[0])}
         self.standin = sorted(m for f in standin if f in self.families for m in self.families[f][0])

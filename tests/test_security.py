@@ -99,7 +99,19 @@ def test_plain_framework_import_scores_zero(grade_it, tmp_path):
     assert any("relu_forward() used torch" in n for n in layers.notes), layers.notes
 
 
-def test_obfuscated_framework_use_is_seen_from_outside(grade_it, tmp_path):
+def test_a_framework_is_not_in_the_view_unless_allowed(grade_it, tmp_path):
+    """The allow-list view: torch's files are not there at all, however it is imported."""
+    result = grade_it(hostile(tmp_path, "framework_obfuscated"), exercises=["layers"],
+                      limits={"cpu_s_per_call": 20, "wall_s_per_call": 60})
+    if not result.protections["allow_list_view"]:
+        pytest.skip("no allow-list view here (docs/security.md)")
+    ran = [c for c in result.exercises[0].checks if c.function.startswith("relu") and c.kind != "interface"]
+    assert ran and all(c.score == 0 and "No module named 'torch'" in c.message for c in ran)
+
+
+def test_obfuscated_framework_use_is_seen_from_outside(grade_it, tmp_path, monkeypatch):
+    """The second line: with torch's files in the view but not allowed, the maps check sees it loaded."""
+    monkeypatch.setattr(session, "Isolation", lambda **kw: Isolation(allow=("torch",), **kw))
     result = grade_it(hostile(tmp_path, "framework_obfuscated"), exercises=["layers"],
                       limits={"cpu_s_per_call": 20, "wall_s_per_call": 60})
     layers = result.exercises[0]
@@ -117,11 +129,11 @@ def test_the_assignment_can_allow_a_framework(grade_it, assignment, tmp_path):
 
 def test_framework_library_loaded_by_hand_is_seen(tmp_path):
     sub = hostile(tmp_path, "framework_native", library=str(TORCH_LIB / "libc10.so"))
-    with Sandbox(sub, ["framework_native"], LIMITS, policy=FrameworkPolicy()) as sb:
+    with Sandbox(sub, ["framework_native"], LIMITS, policy=FrameworkPolicy(), allow=("torch",)) as sb:
         out = sb.call("load")  # fails at once, or passes and is caught when the violations are read
         assert [v.how for v in sb.violations] == ["native"] and "used torch" in sb.violations[0].message()
         assert out.ok or out.error.kind == "policy"
-    with Sandbox(sub, ["framework_native"], LIMITS, policy=FrameworkPolicy(allowed=["torch"])) as sb:
+    with Sandbox(sub, ["framework_native"], LIMITS, policy=FrameworkPolicy(allowed=["torch"]), allow=("torch",)) as sb:
         assert sb.call("load").value == "loaded" and not sb.violations
 
 
@@ -145,7 +157,7 @@ def _accomplice(result) -> tuple[int, int, str]:
 
 def test_detached_rewriter_is_dead_when_grade_returns(grade_it, tmp_path, monkeypatch):
     """With the file in reach (uid and hiding off), the forger does write it, and is killed in time."""
-    monkeypatch.setattr(session, "Isolation", lambda: OFF)
+    monkeypatch.setattr(session, "Isolation", lambda **_: OFF)
     target = tmp_path / "out" / "results.json"
     result = grade_it(hostile(tmp_path, "forge_results", target=str(target)), exercises=["layers"])
     pid, start, first_write = _accomplice(result)

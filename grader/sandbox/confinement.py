@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import os
 import signal
-import site
 import subprocess
 import sys
-import sysconfig
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import isolation, reaper, users
+from . import isolation, reaper, users, view
 from .cgroups import PREFIX, SandboxCgroup
 
 LINUX = sys.platform.startswith("linux")
-SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable: private and bounded in the child
 
 
 @dataclass
@@ -32,9 +29,10 @@ class Isolation:
 
     unprivileged_user: bool = True  # as root: run student code as a uid of its own
     network: bool = False  # False: a new network namespace (loopback only, and down)
-    hide_files: bool = True  # a mount namespace that hides the grader, other submissions, private files
+    hide_files: bool = True  # a mount namespace with an allow-list view of the machine (view.py)
     cgroup: bool = True  # pids.max and memory.max over all the submission's processes (root)
-    scratch_bytes: int = 256 * 2**20  # size of the child's private /tmp, /var/tmp, /dev/shm
+    scratch_bytes: int = 256 * 2**20  # one tmpfs for the child's working copy, home, /tmp, /var/tmp, /dev/shm
+    allow: tuple[str, ...] = ()  # distributions or modules shown beyond view.BASE (NumPy, SciPy, matplotlib)
 
 
 class _GraderFlags:
@@ -75,19 +73,6 @@ def _grader_paths() -> list[str]:
             continue
         found.extend(getattr(module, "__path__", []) or [])
     return found or [os.path.dirname(grader.__file__)]
-
-
-def _python_paths() -> list[str]:
-    """What the child's interpreter reads after it dropped privileges: stdlib, site-packages, NumPy."""
-    paths = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
-    paths += [v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")]
-    try:
-        paths += site.getsitepackages()
-    except AttributeError:  # some virtualenvs
-        pass
-    import numpy
-    paths.append(os.path.dirname(os.path.dirname(numpy.__file__)))
-    return paths
 
 
 def _read(path: str) -> str:
@@ -135,6 +120,7 @@ class Confinement:
     def _set_up(self, copy, original, hide, pids_max, memory_max) -> None:
         """copy: the sandbox's WorkingCopy (its folder is handed to the sandbox user, never read here)."""
         tmp = copy.folder
+        self.cwd = str(copy.root)
         options = self.options
         if not _swept and LINUX:
             _swept.append(True)
@@ -146,21 +132,21 @@ class Confinement:
         if options.cgroup and LINUX:
             self.cgroup = SandboxCgroup.create(f"{PREFIX}{os.getpid()}-{tmp.name}", pids_max, memory_max)
         if (options.hide_files or self.user is not None) and LINUX:  # the uid may need Python's folders shown
-            hidden, scratch = [], {}
-            if options.hide_files:
-                hidden = [*_grader_paths(), str(Path(original).resolve().parent), *map(str, hide)]
-                if os.environ.get("GRADER_SEED_FILE"):
-                    hidden.append(os.environ["GRADER_SEED_FILE"])
-                scratch = {d: str(options.scratch_bytes) for d in SCRATCH_DIRS if os.path.isdir(d)}
+            hidden = [*_grader_paths(), str(Path(original).resolve().parent), *map(str, hide)]
+            if os.environ.get("GRADER_SEED_FILE"):
+                hidden.append(os.environ["GRADER_SEED_FILE"])
             uid = self.user.uid if self.user else None
-            view = isolation.plan_view([*_python_paths(), str(tmp)], hidden, uid, uid, scratch)
-            self.view = view if view["covers"] or view["files"] else None
+            self.view = view.plan(str(tmp), allow=tuple(options.allow), hide=hidden, uid=uid, gid=uid,
+                                  disk_bytes=options.scratch_bytes,
+                                  proc="hidepid" if os.geteuid() == 0 else "bind")
+            self.view["staging"] = str(copy.staging)
 
     def child_config(self) -> dict:
         return {
             "cgroups": self.cgroup.procs_files() if self.cgroup else [],
             "netns": not self.options.network,
             "view": self.view,
+            "root": self.cwd,  # the working copy, where the child works once its view is built
             "uid": self.user.uid if self.user else None,
             "gid": self.user.gid if self.user else None,
             "outer_uid": os.geteuid() if hasattr(os, "geteuid") else None,
@@ -188,7 +174,7 @@ class Confinement:
         """What the child got, seen from outside where /proc shows it; the rest as the child said before any
         student code ran (a student cannot have changed those answers)."""
         confined = confined if isinstance(confined, dict) else {}
-        said = {k: confined.get(k) is True for k in ("child_subreaper", "parent_death_signal", "hidden_paths")}
+        said = {k: confined.get(k) is True for k in ("child_subreaper", "parent_death_signal", "allow_list_view")}
         out = dict(self.protections, **said)
         me = reaper.read_proc(pid, with_uid=True)
         out["unprivileged_user"] = self.runs_as_user = bool(self.user and me and me.uid == self.user.uid)
@@ -197,9 +183,10 @@ class Confinement:
         status, mountinfo, cgroups = (_read(f"/proc/{pid}/{name}") for name in ("status", "mountinfo", "cgroup"))
         out["no_new_privs"] = "NoNewPrivs:\t1" in status
         mounts = {line.split(" - ")[0].split()[4]: line for line in mountinfo.splitlines() if " - " in line}
-        covers = [c["path"] for c in (self.view or {}).get("covers", [])]
-        out["hidden_paths"] = self.options.hide_files and out["mount_namespace"] and said["hidden_paths"] and all(
-            " - tmpfs " in mounts.get(c, "") for c in covers)
+        out["ipc_namespace"] = _ns(pid, "ipc") not in (None, _ns("self", "ipc"))
+        out["seccomp_filter"] = "Seccomp:\t2" in status
+        out["allow_list_view"] = out["hidden_paths"] = bool(self.view) and out["mount_namespace"] \
+            and said["allow_list_view"] and " - tmpfs " in mounts.get("/", "")
         out["proc_hidepid"] = "hidepid=" in mounts.get("/proc", "") and ("hidepid=2" in mounts["/proc"]
                                                                          or "invisible" in mounts["/proc"])
         in_group = bool(self.cgroup) and all(f"/{d.name}" in cgroups for d in self.cgroup.dirs)

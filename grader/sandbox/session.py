@@ -12,6 +12,7 @@ A Sandbox is not thread-safe; use one per thread.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -64,6 +65,7 @@ class Limits:
     total_cpu_s: float = 120.0  # whole-submission budget across restarts
     max_elements: int = 50_000_000
     file_size_bytes: int = 64 * 2**20
+    disk_bytes: int = 256 * 2**20  # the tmpfs of the child's working copy, home and /tmp ([limits] disk_mb)
     open_files: int = 256
     extra_processes: int = 16  # processes (tasks) the submission may add: RLIMIT_NPROC and the cgroup's pids.max
 
@@ -295,6 +297,7 @@ class Sandbox:
         policy: Any = None,
         hide: list[Path | str] = (),
         adapter: bool = False,
+        allow: tuple[str, ...] | list[str] = (),
     ):
         """root: the submission folder (copied; the copy is what runs). modules: dotted module names or file
         paths to import, or graded name -> module (then call() finds a name's module itself).
@@ -304,7 +307,9 @@ class Sandbox:
         isolation: which confinement to attempt (default: all the platform allows; see confinement.py).
         policy: a grader.policy.FrameworkPolicy (frameworks the child may not load), or None.
         hide: more files or folders the child must not see (the assignment's folder, say).
-        adapter: load the grader's PyTorch actions (torch_ops.py) into the child, for call(adapter=...)."""
+        adapter: load the grader's PyTorch actions (torch_ops.py) into the child, for call(adapter=...).
+        allow: distributions or modules the child's view shows beyond NumPy, SciPy and matplotlib (and what
+        they require), e.g. ("torch",); the frameworks `policy` allows are shown too (grader/sandbox/view.py)."""
         self.adapter = adapter
         self.limits = limits or Limits()
         if isinstance(modules, dict):  # graded name -> module defining it (from the loader)
@@ -344,7 +349,11 @@ class Sandbox:
         self.policy = policy
         self._violations: list[Violation] = []
         self._flagged: set[int] = set()  # pids already found with a framework loaded
-        self._confinement = Confinement(isolation or Isolation(), self._copy, Path(root), hide,
+        options = isolation or Isolation(scratch_bytes=self.limits.disk_bytes)
+        allow = [*allow, *(getattr(policy, "allowed", ()) or ())]
+        if allow:
+            options = dataclasses.replace(options, allow=tuple(dict.fromkeys([*options.allow, *allow])))
+        self._confinement = Confinement(options, self._copy, Path(root), hide,
                                         pids_max=self.limits.extra_processes + 4,
                                         memory_max=self.limits.memory_bytes)
         self._res["confinement"] = self._confinement

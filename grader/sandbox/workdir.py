@@ -216,8 +216,9 @@ class WorkingCopy:
             self.notes = copy_tree(Path(source), self.root)
             for rel, text in (files or {}).items():
                 self._write_generated(rel, text)
-            for d in ("home", "tmp"):
+            for d in ("home", "tmp", "view"):
                 (self.folder / d).mkdir()
+            os.chmod(self.staging, 0o700)
         except BaseException:
             self.remove()
             raise
@@ -229,6 +230,11 @@ class WorkingCopy:
             raise ValueError(f"generated file {rel!r} must be a new file inside the submission copy")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+
+    @property
+    def staging(self) -> Path:
+        """Where the child builds its allow-list view before making it its root (isolation.build_root)."""
+        return self.folder / "view"
 
     @property
     def home(self) -> Path:

@@ -3,6 +3,7 @@ SIGTERM and SIGHUP, one that respawns its child when it dies, one that exec'd an
 report.json (in the submission copy) lists (pid, start time) of each, for the test to check."""
 import json
 import os
+import sys
 import signal
 import time
 
@@ -56,8 +57,8 @@ def _respawner():
         os.waitpid(child, 0)
 
 
-def _exec_sleep():
-    os.execv("/bin/sleep", ["sleep", "600"])
+def _exec_sleep():  # the interpreter: in the allow-list view, /bin is not there
+    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)"])
 
 
 def launch():
