@@ -12,6 +12,7 @@ Pure-Python libraries (HIPS autograd, tinygrad) have no native library to see: o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .i18n import _
@@ -124,7 +125,51 @@ class FrameworkPolicy:
                 continue
             files = {line[line.find(b"/"):] for line in data.splitlines() if b"/" in line}  # ~50 distinct
             found.update(family for path in files for family, marker in self._markers if marker in path)
+            identities = self._identities()
+            if identities:  # the same file under another name (a link, a bind mount): (device, inode) tell
+                for line in data.splitlines():
+                    fields = line.split(None, 5)
+                    if len(fields) == 6 and fields[4] != b"0":
+                        family = identities.get((fields[3], fields[4]))
+                        if family is not None:
+                            found.add(family)
         return found, unreadable
+
+    def _identities(self) -> dict[tuple[bytes, bytes], str]:
+        """(device as /proc/<pid>/maps writes it, inode) of every native library of the blocked families
+        installed on this machine -> family."""
+        return _library_identities(tuple(sorted(self.families)))
+
+
+LIBRARY_DEPTH = 2
+
+
+@lru_cache(maxsize=8)
+def _library_identities(families: tuple[str, ...]) -> dict[tuple[bytes, bytes], str]:
+    """Found from the installed packages' folders (importlib's finder: nothing is imported)."""
+    import importlib.util
+    import os
+    found = {}
+    for family in families:
+        for module in FRAMEWORKS[family][0]:
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                continue
+            for folder in (spec.submodule_search_locations or []) if spec else []:
+                for root, dirs, names in os.walk(folder):
+                    # Native libraries sit at the top or in a "lib" folder near it (torch/lib, jaxlib/mlir/_mlir_libs).
+                    depth = root[len(folder):].count(os.sep)
+                    dirs[:] = [d for d in dirs if depth < LIBRARY_DEPTH and ("lib" in d or d in ("mlir", "python"))]
+                    for name in names:
+                        if ".so" in name or name.endswith((".dylib", ".pyd")):
+                            try:
+                                st = os.stat(os.path.join(root, name))
+                            except OSError:
+                                continue
+                            dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}".encode()
+                            found[(dev, str(st.st_ino).encode())] = family
+    return found
 
 
 def exercise_modules(ctx) -> set[str]:

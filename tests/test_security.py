@@ -137,6 +137,22 @@ def test_framework_library_loaded_by_hand_is_seen(tmp_path):
         assert sb.call("load").value == "loaded" and not sb.violations
 
 
+def test_a_framework_library_under_another_name_is_recognised_by_identity(tmp_path):
+    """A link to torch's library under an innocent name (as a bind mount would give): its path names nothing,
+    its device and inode are torch's. Isolation off, so that the link is in the child's reach."""
+    alias = tmp_path / "helpers" / "libnumpy_helpers.so"
+    alias.parent.mkdir()
+    try:
+        os.link(TORCH_LIB / "libc10.so", alias)
+    except OSError as e:
+        pytest.skip(f"cannot link torch's library here: {e}")
+    sub = hostile(tmp_path, "framework_native", library=str(alias))
+    with Sandbox(sub, ["framework_native"], LIMITS, policy=FrameworkPolicy(), isolation=OFF) as sb:
+        out = sb.call("load")
+        assert [v.how for v in sb.violations] == ["native"] and "used torch" in sb.violations[0].message()
+        assert out.ok or out.error.kind == "policy"
+
+
 # ------------------------------------------------------------------- nothing outlives grading, no forging
 
 @pytest.mark.parametrize("confinement", ["all protections", "subreaper and /proc only"])

@@ -34,7 +34,7 @@ except ImportError:  # Windows
 from ..i18n import N_, _
 from . import limits as _limits
 from . import wire
-from ..policy import Violation
+from ..policy import FRAMEWORKS, Violation
 from .confinement import Confinement, Isolation  # noqa: F401 - Isolation is re-exported for callers
 from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for callers
 from .workdir import WorkingCopy
@@ -351,6 +351,7 @@ class Sandbox:
         self._flagged: set[int] = set()  # pids already found with a framework loaded
         options = isolation or Isolation(scratch_bytes=self.limits.disk_bytes)
         allow = [*allow, *(getattr(policy, "allowed", ()) or ())]
+        allow = [m for a in allow for m in (FRAMEWORKS[a][0] if a in FRAMEWORKS else (a,))]  # torch: torchvision...
         if allow:
             options = dataclasses.replace(options, allow=tuple(dict.fromkeys([*options.allow, *allow])))
         self._confinement = Confinement(options, self._copy, Path(root), hide,

@@ -61,7 +61,8 @@ def _copy_file(src: str, dst: str, limit: int) -> int:
         if st.st_size > limit:
             raise _TooBig()
         out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                      | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o755 if st.st_mode & 0o111 else 0o644)
+                      | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0),
+                      0o755 if st.st_mode & 0o111 else 0o644)
         try:
             copied = 0
             while copied <= limit:
