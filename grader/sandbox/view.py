@@ -16,6 +16,7 @@ a hard-coded list. The parts that depend only on the machine are computed once p
 from __future__ import annotations
 
 import os
+import re
 import site
 import struct
 import sys
@@ -47,27 +48,31 @@ def site_dirs() -> tuple[str, ...]:
     return tuple(sorted({_real(p) for p in found if p and os.path.isdir(p)}))
 
 
-@lru_cache(maxsize=1)
-def _module_distributions() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
+def _distribution(name: str) -> metadata.Distribution | None:
+    """The installed distribution called `name`, or else the one whose top-level module it is (read from
+    top_level.txt only: importlib's packages_distributions() parses every RECORD, seconds on a big install)."""
+    try:
+        return metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        pass
+    for dist in metadata.distributions():
+        if name in (dist.read_text("top_level.txt") or "").split():
+            return dist
+    return None
+
+
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def _requirements(dist: metadata.Distribution) -> list[str]:
-    """Names of what `dist` requires for this interpreter (markers evaluated; extras left out)."""
+    """Names of what `dist` requires, extras left out. Other markers are not evaluated: a requirement of
+    another platform is simply not installed (and `packaging` would cost more to import than all this)."""
     names = []
     for text in dist.requires or []:
-        try:
-            from packaging.requirements import Requirement
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue
-            names.append(req.name)
-        except ImportError:  # packaging missing: take every requirement that is not an extra's
-            if "extra ==" not in text:
-                names.append(text.split(";")[0].split("[")[0].split("(")[0].strip().split(" ")[0]
-                             .split("<")[0].split(">")[0].split("=")[0].split("!")[0].split("~")[0])
-        except Exception:  # noqa: BLE001 - an unparsable requirement: not followed
-            continue
+        requirement, _, marker = text.partition(";")
+        match = _NAME.match(requirement)
+        if match and "extra" not in marker:
+            names.append(match.group(1))
     return names
 
 
@@ -77,31 +82,23 @@ def distributions(allow: tuple[str, ...]) -> tuple[metadata.Distribution, ...]:
     todo = [*BASE, *allow]
     seen: dict[str, metadata.Distribution] = {}
     while todo:
-        name = todo.pop()
-        names = [name] + _module_distributions().get(name, [])
-        for candidate in names:
-            try:
-                dist = metadata.distribution(candidate)
-            except metadata.PackageNotFoundError:
-                continue
-            key = (dist.metadata["Name"] or candidate).lower().replace("_", "-")
-            if key not in seen:
-                seen[key] = dist
-                todo.extend(_requirements(dist))
-            break
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        dist = _distribution(name)
+        if dist is not None and dist not in seen.values():
+            seen[name] = dist
+            todo.extend(_requirements(dist))
     return tuple(seen.values())
 
 
 def _top_level(dist: metadata.Distribution) -> set[str]:
     """The entries a distribution installed at the top of its site-packages (packages, modules, .libs,
-    its .dist-info), as real paths."""
+    its .dist-info), as real paths. Read from RECORD's text: building its path objects is slow."""
     base = _real(str(dist.locate_file("")))
-    found = set()
-    for f in dist.files or []:
-        parts = f.parts
-        if not parts or parts[0] in ("..", "") or parts[0].endswith(".pth") or parts[0] == "__pycache__":
-            continue
-        found.add(os.path.join(base, parts[0]))
+    firsts = {line.partition("/")[0].partition(",")[0] for line in (dist.read_text("RECORD") or "").splitlines()}
+    found = {os.path.join(base, first) for first in firsts
+             if first and first not in ("..", "__pycache__") and not first.endswith(".pth")}
     info = getattr(dist, "_path", None)  # the .dist-info folder itself
     if info is not None:
         found.add(_real(str(info)))
