@@ -2,8 +2,8 @@
 reproduce their cases; the instructor's private seed comes from outside the student's reach."""
 from __future__ import annotations
 
+import hashlib
 import os
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from .i18n import _
 
 PRIVATE_SEED_ENV = "GRADER_PRIVATE_SEED"
 PRIVATE_SEED_FILE_ENV = "GRADER_SEED_FILE"
+SEED_BYTES = 16  # a text seed keeps 128 bits of its SHA-256
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,10 @@ def _parse(text: str, where: str) -> int:
     text = text.strip()
     if not text:
         raise SeedError(_("the private seed in {where} is empty.").format(where=where))
-    # Any text works as a seed: digits are used as they are, anything else is hashed.
-    return int(text) if text.isdigit() else zlib.crc32(text.encode())
+    # Any text works as a seed: digits are used as they are, anything else is hashed to 128 bits (SHA-256,
+    # truncated), so inputs a student sees cannot be matched to the seed by trying every value offline.
+    return int(text) if text.isdigit() else int.from_bytes(hashlib.sha256(text.encode()).digest()[:SEED_BYTES],
+                                                           "big")
 
 
 def resolve_seed(practice_seed: int, seed_file: Path | None = None, environ=os.environ) -> Seed:
