@@ -7,9 +7,8 @@ Catalogued mistakes that only break on large inputs are imitated in NumPy, so th
 the student's own.
 """
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from grader.lazy import F, torch
 from grader.layout import TRANSPOSE
 from grader.reference import activations as ref
 from grader.spec import Arg, Backward, Case, Exercise, Function, Mistake

@@ -5,8 +5,8 @@ the upstream gradient `dout` and the forward's own inputs, and return gradients 
 as those inputs. An assignment with `layout = "features_first"` grades the same functions with x as
 (D, N), W as (H, D) and b as (H, 1) (the `features_first` fields below; grader/layout.py).
 """
-import torch
 
+from grader.lazy import torch
 from grader.reference import layers as ref
 from grader.layout import COLUMN, TRANSPOSE
 from grader.spec import Arg, Backward, Case, Exercise, Function, Mistake

@@ -1,7 +1,7 @@
 """Exercise `network`: the course's two-layer NeuralNetwork class (ReLU hidden layer, softmax output,
 cross-entropy loss, plain SGD), every method checked against the same network in PyTorch."""
-import torch
 
+from grader.lazy import torch
 from grader.reference import network as ref
 from grader.spec import Case, Exercise, Mistake, Model, Param
 

@@ -6,8 +6,8 @@ mode (`training`) is an argument. Features-first assignments (grader/layout.py) 
 the per-feature vectors as (D, 1). Dropout's random mask is an argument too: the grader supplies it, so
 that every way of drawing it (rand < p, binomial, default_rng) is graded alike.
 """
-import torch
 
+from grader.lazy import torch
 from grader.layout import COLUMN, TRANSPOSE
 from grader.reference import regularization as ref
 from grader.spec import Arg, Backward, Case, Exercise, Function, Mistake

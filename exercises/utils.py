@@ -9,8 +9,8 @@ save_model/load_model are graded by a round trip through real files.
 For the property checks (grader/checks/utilities.py) a mistake's `reference` is a predicate over the
 facts the check establishes for a case; the first mistake whose predicate holds is named.
 """
-import torch
 
+from grader.lazy import torch
 from grader.reference import utils as ref
 from grader.spec import Arg, Case, Exercise, Function, Mistake, Param
 

@@ -1,6 +1,6 @@
 """PyTorch references for the `activations` exercise: float64 tensors in the documented argument
 order, the student's return value out."""
-import torch.nn.functional as F
+from grader.lazy import F
 
 
 def leaky_relu(x, negative_slope):

@@ -5,9 +5,7 @@ order. conv2d is torch's F.conv2d: cross-correlation on NCHW arrays, symmetric z
 floored. Max-pooling is F.max_pool2d without padding or ceil mode; at ties its gradient goes to the
 first maximum of the window in row-major order.
 """
-import torch
-import torch.nn.functional as F
-from torch.nn.grad import conv2d_input, conv2d_weight
+from grader.lazy import F, torch
 
 
 def conv2d(x, w, b, stride, padding):
@@ -27,8 +25,8 @@ def conv2d_flipped_kernel(x, w, b, stride, padding):
 
 
 def _conv2d_grads(dout, x, w, stride, padding, weight=None):
-    dx = conv2d_input(x.shape, w if weight is None else weight, dout, stride=stride, padding=padding)
-    return dx, conv2d_weight(x, w.shape, dout, stride=stride, padding=padding)
+    dx = torch.nn.grad.conv2d_input(x.shape, w if weight is None else weight, dout, stride=stride, padding=padding)
+    return dx, torch.nn.grad.conv2d_weight(x, w.shape, dout, stride=stride, padding=padding)
 
 
 def conv2d_backward_db_batch_only(dout, x, w, b, stride, padding):

@@ -4,14 +4,14 @@ weight of fan_in inputs and fan_out outputs: xavier_* with gain 1, kaiming_* wit
 nonlinearity="relu" (gain sqrt(2)). A uniform U(-a, a) has variance a**2 / 3."""
 import math
 
-from scipy import stats
-
 
 def normal(std):
+    from scipy import stats  # here, not at the top: scipy.stats takes 1 to 2 s to import, for every command
     return stats.norm(loc=0.0, scale=std)
 
 
 def uniform(limit):
+    from scipy import stats
     return stats.uniform(loc=-limit, scale=2 * limit)
 
 

@@ -1,19 +1,21 @@
 """PyTorch references for the optimizers.
 
-The graded reference is always a real torch.optim optimizer, built with every hyperparameter given
-explicitly (courses and torch disagree on defaults) and driven step by step on nn.Parameters. The
-one-step formulas below it exist for what torch.optim does not do: the catalogued mistakes and the
-CS231n momentum convention. A formula step takes float64 tensors,
-`step(params, grads, state, t, h) -> (params, state)`, where params and grads map parameter names to
-tensors, state maps each state dict's name ("v", "s", ...) to such a map, t counts steps from 1, and h
-holds the hyperparameters under the names the student's update uses.
+The graded reference is always a real torch.optim optimizer (from grader/optim.py: the class itself,
+without the import of PyTorch's compiler), built with every hyperparameter given explicitly (courses
+and torch disagree on defaults) and driven step by step on nn.Parameters. The one-step formulas below
+it exist for what torch.optim does not do: the catalogued mistakes and the CS231n momentum convention.
+A formula step takes float64 tensors, `step(params, grads, state, t, h) -> (params, state)`, where
+params and grads map parameter names to tensors, state maps each state dict's name ("v", "s", ...) to
+such a map, t counts steps from 1, and h holds the hyperparameters under the names the student's
+update uses.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import numpy as np
-import torch
+
+from grader.lazy import optim, torch
 
 Arrays = dict[str, np.ndarray]
 
@@ -22,35 +24,35 @@ Arrays = dict[str, np.ndarray]
 
 
 def sgd(parameters, h):
-    return torch.optim.SGD(parameters, lr=h["learning_rate"], momentum=0.0, dampening=0.0,
-                           weight_decay=h["weight_decay"], nesterov=False, maximize=False, foreach=False)
+    return optim.SGD(parameters, lr=h["learning_rate"], momentum=0.0, dampening=0.0,
+                     weight_decay=h["weight_decay"], nesterov=False, maximize=False, foreach=False)
 
 
 def sgd_momentum(parameters, h):
-    return torch.optim.SGD(parameters, lr=h["learning_rate"], momentum=h["beta"], dampening=h["dampening"],
-                           weight_decay=h["weight_decay"], nesterov=False, maximize=False, foreach=False)
+    return optim.SGD(parameters, lr=h["learning_rate"], momentum=h["beta"], dampening=h["dampening"],
+                     weight_decay=h["weight_decay"], nesterov=False, maximize=False, foreach=False)
 
 
 def sgd_nesterov(parameters, h):
     # torch refuses nesterov with dampening, so the nesterov update takes none.
-    return torch.optim.SGD(parameters, lr=h["learning_rate"], momentum=h["beta"], dampening=0.0,
-                           weight_decay=h["weight_decay"], nesterov=True, maximize=False, foreach=False)
+    return optim.SGD(parameters, lr=h["learning_rate"], momentum=h["beta"], dampening=0.0,
+                     weight_decay=h["weight_decay"], nesterov=True, maximize=False, foreach=False)
 
 
 def rmsprop(parameters, h):
-    return torch.optim.RMSprop(parameters, lr=h["learning_rate"], alpha=h["alpha"], eps=h["epsilon"],
-                               weight_decay=h["weight_decay"], momentum=0.0, centered=bool(h["centered"]),
-                               maximize=False, foreach=False)
+    return optim.RMSprop(parameters, lr=h["learning_rate"], alpha=h["alpha"], eps=h["epsilon"],
+                         weight_decay=h["weight_decay"], momentum=0.0, centered=bool(h["centered"]),
+                         maximize=False, foreach=False)
 
 
 def adam(parameters, h):
-    return torch.optim.Adam(parameters, lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["epsilon"],
-                            weight_decay=h["weight_decay"], amsgrad=False, maximize=False, foreach=False)
+    return optim.Adam(parameters, lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["epsilon"],
+                      weight_decay=h["weight_decay"], amsgrad=False, maximize=False, foreach=False)
 
 
 def adamw(parameters, h):
-    return torch.optim.AdamW(parameters, lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["epsilon"],
-                             weight_decay=h["weight_decay"], amsgrad=False, maximize=False, foreach=False)
+    return optim.AdamW(parameters, lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["epsilon"],
+                       weight_decay=h["weight_decay"], amsgrad=False, maximize=False, foreach=False)
 
 
 # ----------------------------------------------------------------------------- trajectories

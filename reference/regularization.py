@@ -1,6 +1,6 @@
 """PyTorch references for the `regularization` exercise: inverted dropout with a given mask, and
 batch normalization exactly as torch.nn.BatchNorm1d (F.batch_norm with running-stat tensors)."""
-import torch.nn.functional as F
+from grader.lazy import F
 
 
 def dropout(x, mask, p_drop, training):

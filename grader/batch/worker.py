@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np  # noqa: F401 - imported once per worker, before any submission
 import torch
 
-from .. import __version__
+from .. import __version__, optim
 from ..assignment import load_assignment
 from ..engine import grade
 from ..i18n import _
@@ -76,7 +76,7 @@ def warm_up() -> None:
         return
     param = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
     param.grad = torch.ones(2, dtype=torch.float64)
-    torch.optim.SGD([param], lr=0.1).step()
+    optim.SGD([param], lr=0.1).step()
     from ..data import load_dataset
     from ..report.html import environment
     load_dataset("digits")

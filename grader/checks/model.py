@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import terms, torch_bridge
+from .. import optim, terms, torch_bridge
 from ..i18n import _
 from ..inputs import describe_call, draw
 from ..results import ERROR, FAILED, CaseResult
@@ -76,7 +76,7 @@ def sgd_reference(params: dict, grads: dict, lr: float, with_terms: bool = False
         tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in params.items()}
         for k, t in tensors.items():
             t.grad = torch.tensor(np.asarray(grads[k], dtype=np.float64).reshape(t.shape))
-        torch.optim.SGD(list(tensors.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0).step()
+        optim.SGD(list(tensors.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0).step()
     values = {k: t.detach().numpy() for k, t in tensors.items()}
     if not with_terms:
         return values
