@@ -32,6 +32,7 @@ MAGIC = b"GRD1"
 PREFIX = struct.Struct(">4sQ")
 INT_BOUND = 2**64  # ints outside (-2**64, 2**64) do not travel as ints
 OPAQUE_REPR_CHARS = 200
+ONE_WRITE_BYTES = 1 << 16  # a message up to this size is one buffer (larger arrays are not copied)
 
 
 class ProtocolError(Exception):
@@ -206,7 +207,10 @@ def encode(
     data = json.dumps(body, separators=(",", ":")).encode("utf-8")
     if len(data) > limits.max_header_bytes:
         raise ProtocolError(f"message header of {len(data)} bytes exceeds the limit of {limits.max_header_bytes}")
-    return [PREFIX.pack(MAGIC, len(data)) + data, *(_raw(a) for a in enc.arrays if a.nbytes)]
+    buffers = [PREFIX.pack(MAGIC, len(data)) + data, *(_raw(a) for a in enc.arrays if a.nbytes)]
+    if len(buffers) > 1 and sum(memoryview(b).nbytes for b in buffers) <= ONE_WRITE_BYTES:
+        return [b"".join(buffers)]  # one write: the reader wakes once, not once per array
+    return buffers
 
 
 def write_buffers(out: Any, buffers: list) -> int:
