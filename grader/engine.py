@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
+import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .assignment import Assignment
-from .checks import CheckContext, lookup
-from .checks.base import apply_dependencies
 from .i18n import _, current_language
 from .loader import SubmissionError, nothing_graded, plan_submission
 from .notebook import map_errors
@@ -18,6 +19,11 @@ from .policy import FrameworkPolicy, enforce
 from .results import ERROR, CheckResult, ExerciseResult, GradeResult
 from .sandbox.session import Limits, Sandbox
 from .seeds import Seed
+
+if TYPE_CHECKING:
+    from .checks import CheckContext
+
+CHECKS = "grader.checks"  # the check kinds, and with them PyTorch: seconds to import
 
 # Importing torch (and, at the first optimizer, torch._dynamo) in the child costs seconds of CPU on a slow
 # machine, and more of wall clock on a busy one.
@@ -44,6 +50,30 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
     """Grade one submission. `hide`: more folders or files the student's code must not see (a batch's
     class folder and output folder), beside the assignment's folder and the submission's own parent."""
     started = time.perf_counter()
+    loading = _import_in_background(CHECKS)  # meanwhile the student's process starts on the other core
+    try:
+        return _grade(path, assignment, seed, exercise_ids, limits, hide, started)
+    finally:
+        if loading is not None:
+            loading.join()
+
+
+def _import_in_background(name: str) -> threading.Thread | None:
+    if name in sys.modules:
+        return None
+    thread = threading.Thread(target=_import_quietly, args=(name,), name=f"import {name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_quietly(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except BaseException:  # noqa: BLE001 - the grading thread imports it again and reports the error
+        pass
+
+
+def _grade(path, assignment: Assignment, seed: Seed, exercise_ids, limits, hide, started: float) -> GradeResult:
     exercises = assignment.select(exercise_ids)
     names = {canonical: assignment.names.get(canonical, canonical)
              for exercise in exercises for canonical in exercise.required_names() + exercise.related_names()}
@@ -62,6 +92,7 @@ def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[
                             [assignment.path.parent, *hide], result, names, exercises)
         for exercise in exercises:
             sandbox = children.get(exercise.frameworks)
+            from .checks import CheckContext  # waits for the import started in grade()
             ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
                                import_errors=children.import_errors[tuple(sorted(exercise.frameworks))],
                                names=assignment.names, options=assignment.options,
@@ -136,6 +167,8 @@ class Children:
 
 
 def grade_exercise(ctx: CheckContext) -> ExerciseResult:
+    from .checks import lookup
+    from .checks.base import apply_dependencies
     exercise = ctx.exercise
     graded = ExerciseResult(id=exercise.id, title=_(exercise.title))  # titles are extracted from exercises
     for unit in exercise.units:

@@ -52,6 +52,12 @@ def _floating(x) -> bool:
 
 
 class _Magnitudes(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Never under torch.compile: without this, TorchDispatchMode wraps __torch_dispatch__ to disable
+        # Dynamo, and the wrapper's first call imports torch._dynamo (seconds) for nothing.
+        return False
+
     def __init__(self):
         super().__init__()
         self.table: dict[tuple, torch.Tensor] = {}

@@ -32,6 +32,7 @@ def test_commands_that_read_the_assignment_do_not_import_torch(args, tmp_path):
     assert "torch" not in modules and "scipy" not in modules and "sklearn" not in modules
 
 
+@pytest.mark.slow
 def test_grading_numpy_exercises_imports_no_compiler_no_scipy_stats_no_sklearn(tmp_path):
     # network (SGD steps, training on digits), optimizers (SGD, RMSprop, Adam, AdamW), layers (sgd_step).
     modules = imported(["--example", "-e", "network", "-e", "optimizers", "-e", "layers", "--out", "out"], tmp_path)
