@@ -3,7 +3,10 @@ as the course writes them (zero_grad, forward, nn.CrossEntropyLoss on logits, ba
 catalogued wrong loops whose parameters name a student's mistake."""
 import torch
 
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+from grader import optim
+
+# torch.optim's classes without the compiler import (grader/optim.py): the grader's reference loop.
+OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "rmsprop": optim.RMSprop}
 
 
 def batches(X, y, batch_size):
