@@ -433,9 +433,9 @@ plot_cost = Function(
     mistakes=(
         Mistake("plot_returns_none", "plot_cost returned None: it drew the plot (plt.plot, plt.show) but must "
                 "return the figure: fig, ax = plt.subplots(); ax.plot(costs); return fig.",
-                lambda f: f["returned"] == "builtins.NoneType", check="plot_line"),
+                lambda f: f["returned_none"], check="plot_line"),
         Mistake("plot_returns_axes", "plot_cost returned the axes, not the figure: return fig (or ax.figure).",
-                lambda f: f["returned"].endswith("Axes"), check="plot_line"),
+                lambda f: f["returned_axes"], check="plot_line"),
         Mistake("plot_log_values", "Your line holds log(costs): plot the costs themselves, and for a logarithmic "
                 "axis call ax.set_yscale('log').", lambda f: f["log_values"], check="plot_line"),
         Mistake("plot_no_line", "The figure holds no line: ax.plot(costs) draws one (scatter and bar plots are "

@@ -229,3 +229,17 @@ def test_grade_list_names_the_built_in_exercises_an_assignment_leaves_out():
     assert result.exit_code == 0, result.output
     others = result.output.split("Other built-in exercises")[1]
     assert "from_scratch" in others and "layers " not in others
+
+
+def test_validate_replays_every_check_and_names_every_mistake(scratch):
+    """grade validate's unit stage (no student code): every check kind of the exercise is replayed, and
+    every catalogued mistake is caught and named by the check it imitates."""
+    from grader.checks.base import CheckContext
+    from grader.validate import DEFECT, NOTE, unit_findings
+    exercise = scratch.exercise("from_scratch")
+    ctx = CheckContext(sandbox=None, exercise=exercise, seed=scratch.practice_seed, definitions={},
+                       options=scratch.options)
+    findings = [f for unit in exercise.units for f in unit_findings(ctx, unit)]
+    assert not [f.message for f in findings if f.status in (DEFECT, NOTE)]
+    named = {f.message.split(": ", 1)[1].split(" ")[0] for f in findings if " caught and named " in f.message}
+    assert named == set(MISTAKES)

@@ -4,11 +4,11 @@ line whose y-data are those values, in order (plot_cost(costs)).
 The figure never leaves the child (no pickles cross the wire): the grader keeps the returned object
 there and asks it, through its own methods, for its axes (get_axes), their lines (get_lines) and each
 line's y-data (get_ydata), which come back as arrays; the child runs matplotlib with the Agg backend.
-What the grader learns is a set of facts, checked in order: `figure` (what came back has axes),
-`lines` (some axes holds a line), `matches` (some line's y-data equal the values). As for the
-utilities (grader/checks/utilities.py), a catalogued mistake's `reference` is a predicate over the
-facts (`returned`: the type's name; `log_values`: a line holds log(values); `reversed`: a line holds
-them backwards); the first that holds is named.
+What the grader learns is a set of facts, checked in order: `figure` (a Figure came back, with axes
+to ask), `lines` (some axes holds a line), `matches` (some line's y-data equal the values). As for
+the utilities (grader/checks/utilities.py), a catalogued mistake's `reference` is a predicate over the
+facts (also `returned_none`, `returned_axes`: what came back instead of a figure; `log_values`: a line
+holds log(values)); the first that holds is named.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..spec import Function
 from ..results import FAILED
 from .base import case_result, check_kind, outcome_failure
 from .network_functions import MAX_ITEMS
-from .utilities import _verdict, run_single_threaded
+from .utilities import _fact_replay, _verdict, run_single_threaded
 
 
 def _items(ctx, handle: int, method: str, kept: list) -> list[int]:
@@ -61,25 +61,31 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=0.0))
 
 
-def _facts(ctx, handle: int, values: np.ndarray, kept: list) -> dict:
+def _facts(ctx, handle: int, values: np.ndarray, kept: list) -> tuple[dict, str]:
+    """The facts about what came back, and the name of its type (for the message)."""
     kind = ctx.sandbox.getattrs(handle, ["__class__.__module__", "__class__.__qualname__"])
     parts = kind.value if kind.ok else {}
     returned = ".".join(str(parts.get(k, "")) for k in ("__class__.__module__", "__class__.__qualname__"))
     lines = _line_data(ctx, handle, kept)
-    positive = values > 0
-    return {
-        "returned": returned, "figure": lines is not None, "lines": bool(lines),
+    positive = bool((values > 0).all())
+    return derived({
+        "figure": lines is not None, "lines": bool(lines),
         "matches": any(_close(y, values) for y in lines or ()),
-        "log_values": bool(positive.all()) and any(_close(y, np.log(values)) for y in lines or ()),
-        "reversed": any(_close(y, values[::-1]) for y in lines or ()),
-    }
+        "returned_none": returned == "builtins.NoneType", "returned_axes": returned.endswith("Axes"),
+        "log_values": positive and any(_close(y, np.log(values)) for y in lines or ()),
+    }), returned
 
 
-@check_kind("plot_line")
-def plot_line(ctx, fn: Function, points: float):
-    """The returned figure holds a line of the values (read in the child, y-data only)."""
-    name = ctx.student_name(fn.name)
-    messages = {
+def derived(facts: dict) -> dict:
+    """Facts made consistent: no figure without a figure's type, no line without a figure, no match
+    without a line, and a line of log(values) is not the values."""
+    figure = facts["figure"] and not facts["returned_none"] and not facts["returned_axes"]
+    lines = facts["lines"] and figure
+    return {**facts, "figure": figure, "lines": lines, "matches": facts["matches"] and lines and not facts["log_values"]}
+
+
+def _messages(name: str) -> dict[str, str]:
+    return {
         "figure": _("{name}() should return the matplotlib Figure it drew on: fig, ax = plt.subplots(); "
                     "ax.plot(costs); return fig.").format(name=name),
         "lines": _("the figure {name}() returned holds no line: draw the values with ax.plot(costs), a line, "
@@ -87,6 +93,13 @@ def plot_line(ctx, fn: Function, points: float):
         "matches": _("no line of the figure holds the values passed to {name}(), in order: the line's y-data "
                      "must be the costs themselves.").format(name=name),
     }
+
+
+@check_kind("plot_line", units=(Function,), main=True)
+def plot_line(ctx, fn: Function, points: float):
+    """The returned figure holds a line of the values (read in the child, y-data only)."""
+    name = ctx.student_name(fn.name)
+    messages = _messages(name)
 
     def body(result):
         for i, case in enumerate(fn.cases):
@@ -101,13 +114,18 @@ def plot_line(ctx, fn: Function, points: float):
                 continue
             kept = [outcome.handle]
             try:
-                facts = _facts(ctx, outcome.handle, values, kept)
+                facts, returned = _facts(ctx, outcome.handle, values, kept)
             finally:
                 ctx.sandbox.drop(*kept)
             verdict = _verdict(fn, "plot_line", label, call, facts, messages)
             if not verdict.passed:
                 result.status = FAILED  # a verdict on the figure, not an error in the code
             if not facts["figure"]:
-                verdict.message = f"{verdict.message} " + _("It returned {got}.").format(got=facts["returned"])
+                verdict.message = f"{verdict.message} " + _("It returned {got}.").format(got=returned)
             result.cases.append(verdict)
     return run_single_threaded(ctx, "plot_line", fn, points, body)
+
+
+plot_line.replays(lambda ctx, fn: _fact_replay(
+    fn, "plot_line", _messages(fn.name), {"figure": True, "lines": True, "matches": True, "returned_none": False,
+                                          "returned_axes": False, "log_values": False}, derived))

@@ -29,7 +29,7 @@ from ..inputs import describe, describe_call, draw, draw_all
 from ..results import FAILED, CaseResult, Hint
 from ..sandbox.wire import Handle
 from ..spec import Function, Layers
-from .base import case_result, check_kind, compare_output, outcome_failure
+from .base import Replay, attempt, case_result, check_kind, compare_output, outcome_failure, output_grader
 from .utilities import run_single_threaded
 from .optimizer import _compare_dict
 from .statistical import DRAWS, SEED_ARG, failures
@@ -86,18 +86,38 @@ def _fits(samples: list[np.ndarray], dists: list) -> bool:
     return all(d is not None and not failures(x, d) for x, d in zip(samples, dists))
 
 
-@check_kind("layer_init")
+def _layer_verdict(fn: Function, sizes: list[int], options: list, samples: list[np.ndarray]):
+    """(what is wrong, layer by layer; the hint naming a catalogued variant every layer fits, or None)."""
+    layers = list(zip(sizes, sizes[1:]))
+    wrong = []
+    for layer, (sample, (fan_in, fan_out)) in enumerate(zip(samples, layers), start=1):
+        found = failures(sample, fn.reference(fan_in, fan_out, *options))
+        if found:
+            wrong.append(_("W{l} (fan_in={fan_in}, fan_out={fan_out}): {what}").format(
+                l=layer, fan_in=fan_in, fan_out=fan_out, what="; ".join(found)))
+    if wrong:
+        for mistake in fn.mistakes:
+            if mistake.check == "layer_init" and _fits(samples, [mistake.reference(a, b, *options) for a, b in layers]):
+                return wrong, Hint(code=f"mistake:{mistake.id}", text=_(mistake.explanation))
+    return wrong, None
+
+
+def _init_case(fn: Function, case, rng) -> tuple[dict, list[int], list]:
+    """The arguments of a case, the layer sizes, and the options the distribution depends on (method)."""
+    inputs = draw_all(fn.args, case, rng)
+    dims_arg = _layers_arg(fn, "dims")
+    return inputs, list(inputs[dims_arg]), [v for k, v in inputs.items() if k not in (dims_arg, SEED_ARG)]
+
+
+@check_kind("layer_init", units=(Function,), main=True)
 def layer_init(ctx, fn: Function, points: float):
     """Each layer's weights consistent with the declared distribution, biases zero, shapes right."""
     name = ctx.student_name(fn.name)
-    dims_arg = _layers_arg(fn, "dims")
 
     def body(result):
         for i, case in enumerate(fn.cases):
             rng = ctx.rng(fn.name, "layer_init", str(i))
-            inputs = draw_all(fn.args, case, rng)
-            sizes = list(inputs[dims_arg])
-            options = [v for k, v in inputs.items() if k not in (dims_arg, SEED_ARG)]
+            inputs, sizes, options = _init_case(fn, case, rng)
             label = _("case {i}: layer_dims={sizes}{options}").format(
                 i=i + 1, sizes=sizes, options="".join(f", {v!r}" for v in options))
             draws, message, call = [], "", ""
@@ -117,23 +137,12 @@ def layer_init(ctx, fn: Function, points: float):
             if message:
                 result.cases.append(CaseResult(label=label, passed=False, call=call, message=message))
                 continue
-            layers = list(zip(sizes, sizes[1:]))
-            samples = [np.concatenate([d[f"W{l}"].ravel() for d in draws]) for l in range(1, len(layers) + 1)]
-            wrong = []
-            for layer, (sample, (fan_in, fan_out)) in enumerate(zip(samples, layers), start=1):
-                found = failures(sample, fn.reference(fan_in, fan_out, *options))
-                if found:
-                    wrong.append(_("W{l} (fan_in={fan_in}, fan_out={fan_out}): {what}").format(
-                        l=layer, fan_in=fan_in, fan_out=fan_out, what="; ".join(found)))
+            samples = [np.concatenate([d[f"W{l}"].ravel() for d in draws]) for l in range(1, len(sizes))]
+            wrong, hint = _layer_verdict(fn, sizes, options, samples)
             verdict = CaseResult(label=label, passed=not wrong, call=call, message=". ".join(wrong) + (
-                "." if wrong else ""))
+                "." if wrong else ""), hint=hint)
             if wrong:
                 result.status = FAILED  # a verdict on the draws, not an error in the code
-                for mistake in fn.mistakes:
-                    if mistake.check == "layer_init" and _fits(
-                            samples, [mistake.reference(a, b, *options) for a, b in layers]):
-                        verdict.hint = Hint(code=f"mistake:{mistake.id}", text=_(mistake.explanation))
-                        break
             result.cases.append(verdict)
     return run_single_threaded(ctx, "layer_init", fn, points, body)
 
@@ -151,15 +160,16 @@ def reference_gradients(fn: Function, inputs: dict, targets: np.ndarray) -> dict
     return {f"d{k}": g.numpy() for k, g in zip(leaves, grads)}
 
 
-def mistake_gradients(fn: Function, inputs: dict, targets: np.ndarray) -> dict[str, dict]:
-    """Every backprop mistake's gradients, by mistake id (float64 arrays)."""
-    out = {}
+def _mistake_gradients(fn: Function, mistake, inputs: dict, targets: np.ndarray) -> dict[str, np.ndarray]:
+    """A backprop mistake's gradients (float64 arrays by key)."""
     with torch.no_grad():
-        for mistake in fn.backward.mistakes:
-            if mistake.check == "backprop":
-                grads = mistake.reference(*(_tensors(v) for v in inputs.values()), _tensors(targets))
-                out[mistake.id] = {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
-    return out
+        grads = mistake.reference(*(_tensors(v) for v in inputs.values()), _tensors(targets))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
+
+
+def mistake_gradients(fn: Function, inputs: dict, targets: np.ndarray) -> dict[str, dict]:
+    """Every backprop mistake's gradients, by mistake id."""
+    return {m.id: _mistake_gradients(fn, m, inputs, targets) for m in fn.backward.mistakes if m.check == "backprop"}
 
 
 def _kept_items(ctx, handle: int, count: int, what: str) -> list[Handle] | str:
@@ -216,7 +226,7 @@ def _backprop_case(ctx, fn: Function, inputs: dict, targets, label: str) -> Case
             ctx.sandbox.drop(*kept)
 
 
-@check_kind("backprop")
+@check_kind("backprop", units=(Function,))
 def backprop(ctx, fn: Function, points: float):
     """The student's backward, given the student's own forward output and cache, against autograd."""
 
@@ -274,7 +284,7 @@ def _run_rows(fn: Function, inputs: dict, params: dict, costs: np.ndarray, named
     return rows
 
 
-@check_kind("training_run")
+@check_kind("training_run", units=(Function,), main=True)
 def training_run(ctx, fn: Function, points: float):
     """A training run from the grader's start, step by step (the costs) and at the end (the parameters)."""
     name = ctx.student_name(fn.name)
@@ -297,3 +307,72 @@ def training_run(ctx, fn: Function, points: float):
             params, costs = read
             result.cases.append(case_result(label, call, None, _run_rows(fn, inputs, params, costs)))
     return run_single_threaded(ctx, "training_run", fn, points, body)
+
+
+# ----------------------------------------------------------------------------- replays (grade validate)
+
+
+@layer_init.replays
+def _replay_layer_init(ctx, fn: Function):
+    """Per case, each layer's weights drawn from the target distribution as many times as the check pools
+    (expected), and from each catalogued variant's (a variant that does not apply to the case keeps the
+    target's draws there); judged layer by layer as the check does."""
+    for i, case in enumerate(fn.cases):
+        rng = ctx.rng(fn.name, "layer_init", "replay", str(i))
+        _inputs, sizes, options = _init_case(fn, case, rng)
+        layers = list(zip(sizes, sizes[1:]))
+
+        def sample(dists, rng=rng, layers=layers):
+            return tuple(np.asarray(d.rvs(size=DRAWS * a * b, random_state=rng), dtype=np.float64)
+                         for d, (a, b) in zip(dists, layers))
+        targets = [fn.reference(a, b, *options) for a, b in layers]
+        expected = sample(targets)
+        outs = {}
+        for mistake in (m for m in fn.mistakes if m.check == "layer_init"):
+            dists = attempt(lambda m=mistake: [m.reference(a, b, *options) for a, b in layers])
+            outs[mistake.id] = dists if isinstance(dists, BaseException) else sample(
+                [d if d is not None else t for d, t in zip(dists, targets)])
+
+        def grade(outputs, sizes=sizes, options=options):
+            wrong, hint = _layer_verdict(fn, sizes, options, [np.asarray(o, dtype=np.float64).ravel() for o in outputs])
+            return not wrong, hint.code if hint else None
+        label = f"case {i + 1}: layer_dims={sizes}" + "".join(f", {v!r}" for v in options)
+        yield Replay(label, expected, [f"W{l}" for l in range(1, len(sizes))], grade, outs)
+
+
+@backprop.replays
+def _replay_backprop(ctx, fn: Function):
+    """The gradients as the check computes them from the case's inputs and targets; each catalogued
+    mistake's gradients on the same case."""
+    mistakes = tuple(m for m in fn.backward.mistakes if m.check == "backprop")
+    for i, case in enumerate(fn.cases):
+        if case.kinds and "backprop" not in case.kinds:
+            continue
+        rng = ctx.rng(fn.name, "backprop", str(i))
+        inputs = draw_all(fn.args, case, rng)
+        targets = draw(fn.backward.targets, case, rng)
+        want = reference_gradients(fn, inputs, targets)
+        names, expected = [f"grads[{k!r}]" for k in want], tuple(want.values())
+        outs = {}
+        for mistake in mistakes:
+            got = attempt(lambda m=mistake: _mistake_gradients(fn, m, inputs, targets))
+            outs[mistake.id] = got if isinstance(got, BaseException) else tuple(got[k] for k in want)
+        yield Replay(f"case {i + 1}: {len(want) // 2} layers", expected, names,
+                     output_grader(expected, names, mistakes=mistakes, mistake_outputs=outs), outs)
+
+
+@training_run.replays
+def _replay_training_run(ctx, fn: Function):
+    """The reference run's costs and final parameters; each catalogued mistake's run from the same start."""
+    mistakes = tuple(m for m in fn.mistakes if m.check == "training_run")
+    for i, case in enumerate(fn.cases):
+        inputs = draw_all(fn.args, case, ctx.rng(fn.name, "training_run", str(i)))
+        costs, params = fn.reference(**inputs)
+        names, expected = ["costs", *(f"parameters[{k!r}]" for k in params)], (costs, *params.values())
+        outs = {}
+        for mistake in mistakes:
+            run = attempt(lambda m=mistake: m.reference(**inputs))
+            outs[mistake.id] = run if isinstance(run, BaseException) else (run[0], *(run[1][k] for k in params))
+        settings = ", ".join(f"{k}={v!r}" for k, v in inputs.items() if k in case.values)
+        yield Replay(f"case {i + 1}: {settings}", expected, names,
+                     output_grader(expected, names, mistakes=mistakes, mistake_outputs=outs), outs)
