@@ -226,6 +226,15 @@ def _backprop_case(ctx, fn: Function, inputs: dict, targets, label: str) -> Case
             ctx.sandbox.drop(*kept)
 
 
+def _backprop_inputs(ctx, fn: Function):
+    """(case index, the forward's arguments, the targets) of every case the backprop check grades."""
+    for i, case in enumerate(fn.cases):
+        if not case.kinds or "backprop" in case.kinds:
+            rng = ctx.rng(fn.name, "backprop", str(i))
+            inputs = draw_all(fn.args, case, rng)
+            yield i, inputs, draw(fn.backward.targets, case, rng)
+
+
 @check_kind("backprop", units=(Function,))
 def backprop(ctx, fn: Function, points: float):
     """The student's backward, given the student's own forward output and cache, against autograd."""
@@ -233,12 +242,7 @@ def backprop(ctx, fn: Function, points: float):
     def body(result):
         ctx.require(fn.name)
         ctx.require(fn.backward.name)
-        for i, case in enumerate(fn.cases):
-            if case.kinds and "backprop" not in case.kinds:
-                continue
-            rng = ctx.rng(fn.name, "backprop", str(i))
-            inputs = draw_all(fn.args, case, rng)
-            targets = draw(fn.backward.targets, case, rng)
+        for i, inputs, targets in _backprop_inputs(ctx, fn):
             sizes = [w.shape[0] for k, w in inputs[fn.backward.wrt[0]].items() if k.startswith("W")]
             label = _("case {i}: {layers} layers, N={n}").format(i=i + 1, layers=len(sizes), n=len(targets))
             result.cases.append(_backprop_case(ctx, fn, inputs, targets, label))
@@ -345,12 +349,7 @@ def _replay_backprop(ctx, fn: Function):
     """The gradients as the check computes them from the case's inputs and targets; each catalogued
     mistake's gradients on the same case."""
     mistakes = tuple(m for m in fn.backward.mistakes if m.check == "backprop")
-    for i, case in enumerate(fn.cases):
-        if case.kinds and "backprop" not in case.kinds:
-            continue
-        rng = ctx.rng(fn.name, "backprop", str(i))
-        inputs = draw_all(fn.args, case, rng)
-        targets = draw(fn.backward.targets, case, rng)
+    for i, inputs, targets in _backprop_inputs(ctx, fn):
         want = reference_gradients(fn, inputs, targets)
         names, expected = [f"grads[{k!r}]" for k in want], tuple(want.values())
         outs = {}
