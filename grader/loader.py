@@ -4,9 +4,9 @@ The plan says which student file defines each required name, which modules the s
 import (only those defining a graded name, so a `train.py` that trains at import never runs), and what
 is wrong with the files: syntax errors, duplicate definitions, files that shadow libraries.
 
-Files are read through `SourceFile`, whose `location(line)` turns a line of the (Python) text into a
-`Location`. A Jupyter notebook reader plugs in by registering a suffix in `READERS` and returning a
-`SourceFile` subclass whose text is the converted source and whose `location` reports cell numbers.
+Files are read through `SourceFile` (grader/sources.py), whose `location(line)` turns a line of the
+(Python) text into a `Location`. `READERS` maps a suffix to its reader: .py files here, notebooks in
+grader/notebook/ (a `SourceFile` whose text is the converted source and whose `location` reports cells).
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from pathlib import Path
 
 from grader.i18n import _
 from grader.results import Location
+from grader.sources import FileIssue, LoadIssue, SourceFile, module_name
+from grader.notebook import MAX_NOTEBOOK_BYTES, read_notebook
 
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 500
@@ -41,24 +43,6 @@ class SubmissionError(Exception):
 
 
 @dataclass
-class SourceFile:
-    path: Path  # on disk
-    rel: str  # POSIX path relative to the submission root, as shown to students
-    module: str | None  # dotted module name; None when the file can't be imported by name
-    text: str
-    generated: str | None = None  # converted sources (notebooks): the .py path the sandbox writes `text` to
-    issues: list[LoadIssue] = field(default_factory=list)  # problems found while reading (bad notebook cells)
-    notes: list[str] = field(default_factory=list)
-
-    def location(self, line: int) -> Location:
-        return Location(file=self.rel, line=line)
-
-    def supersedes(self, rel: str) -> bool:
-        """True when `rel` is this file's own export (a notebook's .py): same names there are no duplicate."""
-        return False
-
-
-@dataclass
 class Definition:
     name: str
     module: str
@@ -69,18 +53,6 @@ class Definition:
     location: Location
     source: SourceFile | None = field(default=None, repr=False, compare=False)  # locates methods (cells)
     stub: bool = False  # a function whose body only raises NotImplementedError (the starter kit's stubs)
-
-
-@dataclass
-class LoadIssue:
-    kind: str  # syntax | encoding | duplicate | shadow | unimportable
-    message: str  # complete sentence(s) naming the place(s); str(issue) is what students see
-    file: str | None = None
-    line: int | None = None
-    locations: list[Location] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass
@@ -110,11 +82,6 @@ class LoadPlan:
         return d.location
 
 
-class _FileIssue(Exception):
-    def __init__(self, issue: LoadIssue):
-        self.issue = issue
-
-
 def _read_python(path: Path, rel: str, data: bytes, options: dict | None = None, required=()) -> SourceFile:
     # Decode like the import system does: BOM or PEP 263 coding cookie, else UTF-8.
     try:
@@ -122,28 +89,20 @@ def _read_python(path: Path, rel: str, data: bytes, options: dict | None = None,
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise _FileIssue(LoadIssue(
+        raise FileIssue(LoadIssue(
             "encoding", _("{file}:{line}: this file is not valid {encoding} text (byte 0x{byte}); save it as "
                           "UTF-8.").format(file=rel, line=line, encoding=e.encoding, byte=f"{data[e.start]:02x}"),
             rel, line, [Location(rel, line)]))
     except (SyntaxError, LookupError) as e:  # bad or unknown coding cookie
-        raise _FileIssue(LoadIssue("encoding", _("{file}: can't read this file: {error}; save it as UTF-8.").format(
+        raise FileIssue(LoadIssue("encoding", _("{file}: can't read this file: {error}; save it as UTF-8.").format(
             file=rel, error=e), rel))
-    return SourceFile(path, rel, _module_name(rel), text)
+    return SourceFile(path, rel, module_name(rel), text)
 
 
-# Suffix -> reader(path, rel, data, options, required names). grader.notebook registers ".ipynb".
-READERS: dict[str, Callable[..., SourceFile]] = {".py": _read_python}
+# Suffix -> reader(path, rel, data, options, required names).
+READERS: dict[str, Callable[..., SourceFile]] = {".py": _read_python, ".ipynb": read_notebook}
 # Suffix -> largest file read (notebooks carry their outputs, which are never kept).
-MAX_BYTES_BY_SUFFIX: dict[str, int] = {}
-
-
-def _module_name(rel: str) -> str | None:
-    parts = rel.rsplit(".", 1)[0].split("/")
-    if parts[-1] == "__init__" and len(parts) > 1:
-        parts.pop()
-    # importlib accepts hyphens and spaces, but a dot inside a part would read as a package boundary.
-    return None if any("." in p for p in parts) else ".".join(parts)
+MAX_BYTES_BY_SUFFIX: dict[str, int] = {".ipynb": MAX_NOTEBOOK_BYTES}
 
 
 @lru_cache(maxsize=1)
@@ -292,11 +251,7 @@ def _discover(path: Path, required: list[str]) -> tuple[Path, list[Path], list[s
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
-            if name.endswith(".ipynb") and ".ipynb" not in READERS:
-                rel = (here / name).relative_to(path).as_posix()
-                notes.append(_("{file} was not read: notebooks are not supported yet; export it as a .py file.").format(
-                    file=rel))
-            elif os.path.splitext(name)[1] in READERS:
+            if os.path.splitext(name)[1] in READERS:
                 if len(found) == MAX_FILES:
                     notes.append(_("Only the first {n} Python files were read; the others were ignored.").format(
                         n=MAX_FILES))
@@ -386,7 +341,7 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
             continue
         try:
             files.append(READERS[p.suffix](p, rel, data, options or {}, required))
-        except _FileIssue as e:
+        except FileIssue as e:
             if e.issue.kind == "notebook" and Path(path).is_file():  # the whole submission is unreadable
                 raise SubmissionError(str(e.issue)) from None
             errors.append(e.issue)
@@ -444,7 +399,7 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
             else:
                 usable.append(Definition(name, f.module, f.rel, line, kind, _methods(node), loc, f, _is_stub(node)))
         exports = [d for d in usable if any(o.source.supersedes(d.file) for o in usable)]
-        if exports:  # a notebook and its own .py export: the notebook is graded (see grader/notebook.py)
+        if exports:  # a notebook and its own .py export: the notebook is graded (see grader/notebook/)
             usable = [d for d in usable if d not in exports]
             for d in exports:
                 superseded.setdefault(d.file, []).append(name)
@@ -507,5 +462,3 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
     generated = {f.generated: f.text for f in files if f.generated and f.rel not in excluded}
     return LoadPlan(root, files, definitions, missing, modules, errors, notes, search_path, generated)
 
-
-from . import notebook  # noqa: E402,F401 - registers the .ipynb reader

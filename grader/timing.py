@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .sandbox.heap import keep_freed_memory
+from .sandbox.limits import BLAS_THREAD_VARIABLES
 
 NO_CUDA = "skipped: no CUDA device"
 STUDENT = "NumPy (yours)"
@@ -372,7 +373,7 @@ def environment(seed: int | None = None, blas_threads: int | None = None, torch_
 def sandbox_blas_threads(sandbox) -> int:
     """The BLAS thread count the child runs with (the sandbox sets it in the child's environment)."""
     env = getattr(sandbox, "env", None) or os.environ
-    for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for key in BLAS_THREAD_VARIABLES:
         try:
             return max(1, int(env[key]))
         except (KeyError, ValueError):

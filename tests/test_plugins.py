@@ -119,3 +119,26 @@ def test_the_dependency_note_is_translated(grade_it, tmp_path):
         result = grade_it(make_submission(tmp_path, CONSTANT), exercises=["layers"])
     message = check(result, "layers", "relu_backward.gradcheck").message
     assert "pero el forward está mal" in message, message
+
+
+def test_grade_validate_can_replay_every_kind_of_the_default_assignment(assignment):
+    """Every kind the default assignment grades has a replay hook (grade validate says "not replayed"
+    otherwise); the whole report is checked by test_validate_finds_no_defect_in_the_built_in_catalogues."""
+    for exercise in assignment.select(None):
+        for unit in exercise.units:
+            names = {**unit.checks, **{k: v for o in getattr(unit, "optional_checks", {}).values() for k, v in o.items()}}
+            for name in names:
+                assert lookup(name, unit).replay is not None, (exercise.id, name)
+
+
+def test_a_mistake_found_only_by_its_facts_is_replayed(assignment):
+    """Fact kinds (utilities) replay their catalogue too: each mistake from one wrong fact, caught and named."""
+    from grader.checks.base import CheckContext
+    from grader.validate import OK, unit_findings
+    exercise = assignment.exercise("utils")
+    ctx = CheckContext(sandbox=None, exercise=exercise, seed=assignment.practice_seed, definitions={},
+                       options=assignment.options)
+    save = next(u for u in exercise.units if u.name == "save_model")
+    findings = [f for f in unit_findings(ctx, save) if f.stage == "mistakes"]
+    assert {f.status for f in findings} == {OK} and len(findings) == len(save.mistakes)
+    assert all("caught and named (save_load)" in f.message for f in findings)

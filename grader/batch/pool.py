@@ -15,10 +15,9 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 from ..i18n import _
+from ..sandbox.limits import BLAS_THREAD_VARIABLES
 
 PRELOAD = ["grader.batch.lifeline", "grader.batch.worker"]  # lifeline first: the server dies with the batch
-BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                  "VECLIB_MAXIMUM_THREADS")
 ATTEMPTS = 2  # a job running when a worker process died is tried once more in a fresh pool
 
 
@@ -35,9 +34,9 @@ def _one_blas_thread():
     """The environment the fork server (hence every worker) starts with: one BLAS thread, so N workers
     use N cores; OpenBLAS reads this when NumPy is imported, before anything could change it."""
     from .lifeline import PARENT_ENV
-    names = (*BLAS_VARIABLES, PARENT_ENV)
+    names = (*BLAS_THREAD_VARIABLES, PARENT_ENV)
     saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({n: "1" for n in BLAS_VARIABLES}, **{PARENT_ENV: str(os.getpid())})
+    os.environ.update({n: "1" for n in BLAS_THREAD_VARIABLES}, **{PARENT_ENV: str(os.getpid())})
     try:
         yield
     finally:

@@ -37,7 +37,7 @@ from ..timing import torch_threads
 from . import similarity
 from .discover import PayloadError, materialize
 from .late import penalty_points
-from .pool import BLAS_VARIABLES
+from ..sandbox.limits import BLAS_THREAD_VARIABLES
 
 try:  # the HTML report's heat maps of wrong outputs
     import matplotlib.backends.backend_agg  # noqa: F401
@@ -57,7 +57,7 @@ _warm = False
 def init_worker() -> None:
     """Pool initializer: one BLAS/torch thread per worker (workers run side by side), and the lazy
     parts of the libraries loaded once instead of during the first submission."""
-    for name in BLAS_VARIABLES:
+    for name in BLAS_THREAD_VARIABLES:
         os.environ[name] = "1"
     torch.set_num_threads(1)
     try:

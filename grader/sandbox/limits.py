@@ -13,6 +13,11 @@ try:
 except ImportError:  # Windows: no rlimits at all; every protection that needs them reports False
     resource = None
 
+# The variables that set how many threads BLAS and OpenMP libraries start (NumPy's, SciPy's, torch's): one
+# list for the child's environment, batch workers and the timing's report.
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                         "VECLIB_MAXIMUM_THREADS")
+
 # Limit names as the parent sends them -> RLIMIT constants. A platform missing one simply skips it.
 RLIMITS = {
     "as": "RLIMIT_AS",

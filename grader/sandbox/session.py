@@ -35,6 +35,7 @@ from ..i18n import N_, _
 from . import limits as _limits
 from . import wire
 from ..policy import FRAMEWORKS, Violation
+from ..sources import module_name
 from .confinement import Confinement, Isolation  # noqa: F401 - Isolation is re-exported for callers
 from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for callers
 from .workdir import WorkingCopy
@@ -266,8 +267,8 @@ def _cleanup(res: dict) -> None:
 
 
 def _module_name(m: str) -> str:
-    m = m[:-3] if m.endswith(".py") else m
-    return m.replace("\\", "/").strip("/").replace("/", ".")
+    """A module given as a name or a file path, as the child imports it (the loader's rule)."""
+    return module_name(m) or m
 
 
 def _module_file(m: str) -> str:
@@ -340,8 +341,7 @@ class Sandbox:
             "PYTHONSAFEPATH": "1",
             "PYTHONIOENCODING": "utf-8",
             "MPLBACKEND": "Agg",
-            **{v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")},
+            **{v: "1" for v in _limits.BLAS_THREAD_VARIABLES},
             **(env_extra or {}),
         }
         self.wire_limits = wire.WireLimits(max_elements=self.limits.max_elements)

@@ -1,58 +1,27 @@
-"""Jupyter notebooks as submissions: turn a notebook's code cells into an importable Python module.
-
-Students keep the functions to grade in a notebook together with magics, shell escapes, plots, comparison
-cells that import torch, and training runs that take minutes. Grading must not run any of that, so the
-notebook is converted, on the syntax tree, into Python source that the loader reads like any .py file and
-that the sandbox imports from its temporary copy under a name no student file can take (`_nb_<stem>`).
-
-Modes (assignment option `notebook_mode`, CLI `--notebook-mode`):
-
-- `defs` (default): keep top-level imports, function and class definitions, and assignments whose value is
-  a literal or is built only from names already kept (`EPS = np.finfo(float).eps`); an assignment that
-  calls something is kept inside `try: ... / except Exception: pass`, so a data file missing on the
-  grader's machine cannot stop the notebook from loading. Everything else is dropped: expressions, loops,
-  `with` blocks, assignments that call functions the notebook defines (experiments), magics (`%matplotlib`,
-  `%%time` cells), shell escapes (`!pip install`), and imports of modules that are not installed here.
-- `tagged`: only the code cells carrying the tag (option `notebook_tag`, default `grade`), whole.
-- `all`: every code cell in order, as a script, with magics and shell escapes removed.
-
-In a NumPy assignment (unless the option `allow_torch = true`), a top-level torch import is dropped with
-a note in `defs` and `tagged` mode; a graded function that then needs torch fails with a message that
-names the policy. `all` mode runs the cells as written.
-
-Every line of the converted source maps back to (cell position among all cells, cell id, line in the
-cell), so locations and errors point at cells. Outputs and attachments are never read.
-"""
+"""Conversion of a notebook's code cells into the source of an importable module, statement by statement
+on the syntax tree, in the modes `defs`, `tagged` and `all` (see the package's docstring)."""
 from __future__ import annotations
 
 import ast
 import builtins
-import dataclasses
 import importlib.util
-import json
-import os
-import re
 import symtable
 import sys
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-import nbformat
-
-from .i18n import _, ngettext
-from .loader import MAX_BYTES_BY_SUFFIX, READERS, LoadIssue, SourceFile, _FileIssue, _module_name
-from .results import Location
+from ..i18n import _, ngettext
+from ..results import Location
+from ..sources import LoadIssue
+from .cells import PYTHON_CELL_MAGICS, Cell, strip_magics
 
 MODES = ("defs", "tagged", "all")
 DEFAULT_MODE = "defs"
 DEFAULT_TAG = "grade"
-MAX_NOTEBOOK_BYTES = 50_000_000  # outputs (plots) make notebooks large; they are parsed, never kept
 TORCH_MODULES = frozenset({"torch", "torchvision", "torchaudio"})
 TORCH_POLICY = "torch is not available to graded code in this NumPy assignment"
-PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})  # their bodies are Python
 BUILTINS = frozenset(dir(builtins))
 # Builtins an assignment kept in `defs` mode must not call: input/output, dynamic code, process exit.
 DENIED_CALLS = frozenset({"open", "input", "exec", "eval", "compile", "__import__", "exit", "quit", "breakpoint",
@@ -63,6 +32,8 @@ _STATEMENT_KINDS = {
     ast.With: "a with block", ast.AsyncWith: "a with block", ast.If: "an if block", ast.Try: "a try block",
     ast.Delete: "a del statement", ast.Assert: "an assert", ast.Raise: "a raise",
 }
+
+
 
 
 @dataclass(frozen=True)
@@ -83,144 +54,6 @@ class NotebookOptions:
             from .assignment import AssignmentError
             raise AssignmentError(f"notebook_tag must be a non-empty string, not {tag!r}.")
         return cls(mode, tag, bool(options.get("allow_torch", False)))
-
-
-# ------------------------------------------------------------------------------------------ reading
-
-
-@dataclass
-class Cell:
-    number: int  # position among all cells (markdown included), from 1
-    id: str | None
-    kind: str  # code | markdown | raw
-    source: str
-    tags: tuple[str, ...] = ()
-
-
-def _invalid(rel: str, what: str) -> _FileIssue:
-    return _FileIssue(LoadIssue(
-        "notebook", _("{file} is not a valid notebook: {why}. Open it in Jupyter and save it again, or export it "
-                      "as a .py file.").format(file=rel, why=what), rel, None, [Location(rel, 1)]))
-
-
-def read_cells(data: bytes, rel: str) -> list[Cell]:
-    """The notebook's cells (outputs and attachments are not looked at); raises _FileIssue when invalid."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise _invalid(rel, _("it is not UTF-8 text (byte 0x{byte} at offset {offset})").format(
-            byte=f"{data[e.start]:02x}", offset=e.start)) from None
-    if not text.strip():
-        raise _invalid(rel, _("the file is empty"))
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise _invalid(rel, _("it is not valid JSON ({error} at line {line}, column {column})").format(
-            error=e.msg, line=e.lineno, column=e.colno)) from None
-    except RecursionError:
-        raise _invalid(rel, _("its JSON is nested too deeply")) from None
-    if not isinstance(raw, dict):
-        kind = type(raw).__name__ if raw is not None else "null"
-        raise _invalid(rel, _("its JSON holds {kind}, not a notebook object").format(kind=kind))
-    version = raw.get("nbformat")
-    converted = "cells" not in raw and isinstance(version, int) and version < 4
-    if converted:
-        try:  # nbformat 3 and older keep cells in worksheets; nbformat converts them
-            raw = nbformat.convert(nbformat.from_dict(raw), 4)
-        except Exception as e:  # noqa: BLE001 - whatever the converter trips on, the file is what's wrong
-            raise _invalid(rel, _("it uses notebook format {version}, which could not be converted ({error})").format(
-                version=version, error=e)) from None
-    nb = nbformat.from_dict(raw)
-    cells = nb.get("cells")
-    if not isinstance(cells, list):
-        raise _invalid(rel, _('it has no "cells" list'))
-    out = []
-    for number, cell in enumerate(cells, 1):
-        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise _invalid(rel, _("cell {n} is not a cell object with a cell_type").format(n=number))
-        source = cell.get("source", "")
-        if isinstance(source, list) and all(isinstance(s, str) for s in source):
-            source = "".join(source)
-        elif not isinstance(source, str):
-            raise _invalid(rel, _("the source of cell {n} is not text").format(n=number))
-        metadata = cell.get("metadata")
-        tags = metadata.get("tags") if isinstance(metadata, dict) else None
-        tags = tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
-        cell_id = cell.get("id") if isinstance(cell.get("id"), str) and not converted else None  # not made up
-        out.append(Cell(number, cell_id, cell["cell_type"], source, tags))
-    return out
-
-
-# ----------------------------------------------------------------------------------------- magics
-
-_MAGIC_ASSIGN = re.compile(r"^\s*[\w.,\s()\[\]*]+?=\s*[!%]")  # files = !ls, t = %timeit -o f()
-_HELP = re.compile(r"^\s*(\?{1,2}\s*[\w.*\[\]]+|[\w.*\[\]]+\s*\?{1,2})\s*$")  # np.sum?, ??np.sum
-_CELL_MAGIC = re.compile(r"%%\s*(\w+)")
-
-
-def _scan(line: str, quote: str | None, depth: int) -> tuple[str | None, int, bool]:
-    """Python's lexical state after `line`: open string quote, bracket depth, backslash continuation."""
-    i, n = 0, len(line)
-    while i < n:
-        ch = line[i]
-        if quote:
-            if ch == "\\":
-                i += 2
-                continue
-            if line.startswith(quote, i):
-                i += len(quote)
-                quote = None
-                continue
-            i += 1
-            continue
-        if ch == "#":
-            return None, depth, False
-        if ch in "'\"":
-            quote = ch * 3 if line.startswith(ch * 3, i) else ch
-            i += len(quote)
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        i += 1
-    continued = line.endswith("\\")
-    if quote in ("'", '"') and not continued:
-        quote = None  # an unterminated one-line string: a syntax error Python will report
-    return quote, depth, continued
-
-
-def strip_magics(source: str) -> tuple[list[str], str | None, int]:
-    """The cell's lines with IPython-only lines blanked (line count unchanged, so line numbers still map),
-    the name of its cell magic if it has one (`%%time` -> "time"), and how many lines were blanked.
-
-    Only lines where a Python statement could start are looked at, so a `%` or `!` inside a string or a
-    bracketed expression is left alone.
-    """
-    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    cell_magic = None
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        match = _CELL_MAGIC.match(lines[first].lstrip())
-        cell_magic = match.group(1) if match else "?"
-        lines[first] = ""
-    quote, depth, continued, in_magic, blanked = None, 0, False, False, 0
-    for i, line in enumerate(lines):
-        if in_magic:  # a backslash-continued magic or shell line
-            in_magic = line.endswith("\\")
-            lines[i] = ""
-            blanked += 1
-            continue
-        if quote is None and depth == 0 and not continued:
-            stripped = line.lstrip()
-            if stripped[:1] in ("%", "!") or _MAGIC_ASSIGN.match(line) or _HELP.match(line):
-                indent = line[: len(line) - len(stripped)]
-                lines[i] = indent + "pass" if indent else ""
-                in_magic = line.endswith("\\")
-                blanked += 1
-                continue
-        quote, depth, continued = _scan(line, quote, depth)
-    return lines, cell_magic, blanked
 
 
 # -------------------------------------------------------------------------------------- syntax tree
@@ -759,147 +592,3 @@ def _with_names(stmt: ast.Import | ast.ImportFrom, names: list[ast.alias]) -> as
     return ast.copy_location(new, stmt)
 
 
-# ------------------------------------------------------------------------------------ source file
-
-
-@dataclass
-class NotebookFile(SourceFile):
-    """A notebook as the loader sees it: `text` is the converted module, `location` reports cells."""
-
-    mode: str = DEFAULT_MODE
-    line_map: list = field(default_factory=list, repr=False)
-    dropped: dict[str, Dropped] = field(default_factory=dict, repr=False)
-    guarded: dict[str, int] = field(default_factory=dict, repr=False)
-    export_rel: str | None = None  # the .py file Jupyter would export this notebook to
-
-    def location(self, line: int) -> Location:
-        where = self.line_map[line - 1] if 1 <= line <= len(self.line_map) else None
-        if where is None:
-            return Location(self.rel, line)
-        cell, cell_id, cell_line = where
-        return Location(self.rel, line, cell, cell_id, cell_line)
-
-    def supersedes(self, rel: str) -> bool:
-        return rel == self.export_rel
-
-    def explain_missing(self, name: str) -> str | None:
-        """Why `name` is not defined in the converted module, for a NameError's message."""
-        if name in self.dropped:
-            return self.dropped[name].explain(name)
-        if name in self.guarded:
-            return (f"{name} is not defined: its assignment in cell {self.guarded[name]} failed when the notebook "
-                    "was loaded")
-        return None
-
-
-def _generated_module(path: Path, rel: str) -> str:
-    stem = path.name[: -len(".ipynb")]
-    name = stem if stem.isidentifier() and stem.isascii() else (
-        re.sub(r"[^A-Za-z0-9_]", "_", stem) + f"_{zlib.crc32(stem.encode()):08x}")
-    name = "_nb_" + name
-    while os.path.lexists(path.parent / f"{name}.py") or os.path.lexists(path.parent / name):
-        name += "_"
-    folder = rel.rpartition("/")[0]
-    return (folder + "/" if folder else "") + name + ".py"
-
-
-def read_notebook(path: Path, rel: str, data: bytes, options: dict[str, Any] | None = None,
-                  required: Iterable[str] = ()) -> NotebookFile:
-    """The loader's reader for .ipynb files (registered in READERS)."""
-    opts = NotebookOptions.from_options(options)
-    cells = read_cells(data, rel)
-    conversion = Converter(rel, path.parent, opts, required).run(cells)
-    generated = _generated_module(path, rel)
-    folder, _sep, _name = rel.rpartition("/")
-    return NotebookFile(
-        path, rel, _module_name(generated), conversion.source, generated=generated, issues=conversion.issues,
-        notes=conversion.notes, mode=opts.mode, line_map=conversion.line_map, dropped=conversion.dropped,
-        guarded=conversion.guarded, export_rel=(folder + "/" if folder else "") + path.name[: -len(".ipynb")] + ".py")
-
-
-READERS[".ipynb"] = read_notebook
-MAX_BYTES_BY_SUFFIX[".ipynb"] = MAX_NOTEBOOK_BYTES
-
-
-# ------------------------------------------------------------------------------ errors in the child
-
-
-_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
-_NAME_ERROR = re.compile(r"name '(\w+)' is not defined")
-
-
-class ErrorMapper:
-    """Rewrite the sandbox's errors from converted notebooks so they point at cells and say why a name is
-    missing (torch policy, dropped experiment code)."""
-
-    def __init__(self, notebooks: dict[str, NotebookFile]):
-        self.notebooks = notebooks  # generated file (relative to the submission copy) -> notebook
-
-    def error(self, error):
-        if error is None or not self.notebooks:
-            return error
-        notebook = self.notebooks.get(error.file or "")
-        message, traceback, file, line = error.message or "", error.traceback, error.file, error.line
-        if notebook is not None and error.type == "NameError":
-            match = _NAME_ERROR.search(message)
-            why = notebook.explain_missing(match.group(1)) if match else None
-            if why:
-                message = message.replace(match.group(0), why, 1)
-                traceback = traceback.replace(match.group(0), why) if traceback else traceback
-        if notebook is not None and line:
-            message = f"{message} ({notebook.location(line).describe()})"
-            file, line = notebook.rel, None
-        if traceback:
-            traceback = _FRAME.sub(self._frame, traceback)
-        for generated, nb in self.notebooks.items():
-            message = message.replace(generated, nb.rel)
-            traceback = traceback.replace(generated, nb.rel) if traceback else traceback
-        return dataclasses.replace(error, message=message, traceback=traceback, file=file, line=line)
-
-    def _frame(self, match: re.Match) -> str:
-        notebook = self.notebooks.get(match.group(1))
-        if notebook is None:
-            return match.group(0)
-        loc = notebook.location(int(match.group(2)))
-        if loc.cell is None:
-            return f'File "{notebook.rel}", line {loc.line}'
-        return f'File "{notebook.rel}", cell {loc.cell}, line {loc.cell_line}'
-
-    def fix(self, value):
-        from .sandbox.session import ErrorInfo, Outcome
-        if isinstance(value, Outcome):
-            return dataclasses.replace(value, error=self.error(value.error)) if value.error else value
-        if isinstance(value, ErrorInfo):
-            return self.error(value)
-        if isinstance(value, dict) and any(isinstance(v, ErrorInfo) for v in value.values()):
-            return {k: self.error(v) if isinstance(v, ErrorInfo) else v for k, v in value.items()}
-        return value
-
-
-class MappedSandbox:
-    """The sandbox seen through an ErrorMapper: same methods, errors rewritten (see ErrorMapper)."""
-
-    def __init__(self, sandbox, mapper: ErrorMapper):
-        self._sandbox, self._mapper = sandbox, mapper
-
-    def __getattr__(self, name: str):
-        value = getattr(self._sandbox, name)
-        if name.startswith("_") or not callable(value):
-            return value
-
-        def call(*args, **kwargs):
-            return self._mapper.fix(value(*args, **kwargs))
-        call.__name__ = name
-        return call
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._sandbox.__exit__(*exc)
-
-
-def map_errors(sandbox, plan):
-    """The sandbox itself for a plan without notebooks; otherwise a MappedSandbox."""
-    notebooks = {f.generated: f for f in plan.files if isinstance(f, NotebookFile) and f.generated in plan.generated}
-    return MappedSandbox(sandbox, ErrorMapper(notebooks)) if notebooks else sandbox
