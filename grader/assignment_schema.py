@@ -39,7 +39,7 @@ def _described(schema: dict, text: str, **extra) -> dict:
     return {**schema, "description": text, **extra}
 
 
-# [limits]: the sandbox's Limits fields (grader/sandbox/session.py), plus memory_mb for memory_bytes.
+# [limits]: the sandbox's Limits fields (grader/sandbox/session.py), plus memory_mb and disk_mb for the bytes.
 LIMIT_TEXTS = {
     "cpu_s_per_call": "CPU seconds one call of a student's function may use",
     "wall_s_per_call": "wall-clock seconds one call may take; default: 3 x cpu_s_per_call + 5",
@@ -53,6 +53,7 @@ LIMIT_TEXTS = {
     "open_files": "files the student's code may hold open",
     "extra_processes": "processes the student's code may start",
     "disk_mb": "MiB of disk (a private tmpfs) for the student's working copy and /tmp",
+    "disk_bytes": "bytes of disk (a private tmpfs) for the working copy and /tmp; disk_mb is easier to read",
 }
 
 TRAINING_TEXTS = {
@@ -110,7 +111,8 @@ def _limits() -> dict:
     for f in dataclasses.fields(Limits):
         kind = {"int": "integer"}.get(str(f.type).split(" |")[0], "number")
         properties[f.name] = _described({"type": kind, "exclusiveMinimum": 0}, LIMIT_TEXTS.get(f.name, f.name))
-    properties["memory_mb"] = _described({"type": "number", "exclusiveMinimum": 0}, LIMIT_TEXTS["memory_mb"])
+    for name in ("memory_mb", "disk_mb"):
+        properties[name] = _described({"type": "number", "exclusiveMinimum": 0}, LIMIT_TEXTS[name])
     return {"type": "object", "description": "the sandbox's limits for the student's code", "properties": properties,
             "additionalProperties": False}
 

@@ -107,7 +107,8 @@ def test_the_schema_is_valid_json_schema_and_covers_what_the_grader_reads():
     jsonschema.Draft7Validator.check_schema({k: v for k, v in schema.items()})
     from grader.sandbox.session import Limits
     assert {f.name for f in dataclasses.fields(Limits)} <= set(LIMIT_TEXTS)
-    assert {f.name for f in dataclasses.fields(Limits)} | {"memory_mb"} == set(schema["properties"]["limits"]["properties"])
+    assert {f.name for f in dataclasses.fields(Limits)} | {"memory_mb", "disk_mb"} == \
+        set(schema["properties"]["limits"]["properties"])
     from grader.checks import scipy_train, training
     assert set(training.DEFAULTS) <= set(TRAINING_TEXTS)
     assert set(scipy_train.DEFAULTS) == set(SCIPY_TEXTS)
