@@ -252,6 +252,8 @@ def _top_level_typos(data: dict) -> list[str]:
 def load_assignment(path: Path | None = None) -> Assignment:
     from .assignment_schema import static_schema
     path = Path(path) if path else builtin_dir() / DEFAULT_ASSIGNMENT
+    if not path.exists() and path.parent == Path(".") and (builtin_dir() / path.name).is_file():
+        path = builtin_dir() / path.name  # a bundled assignment by its name: `--assignment bridge.toml`
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

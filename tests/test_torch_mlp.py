@@ -97,11 +97,40 @@ def build_bn_first(input_size, hidden_sizes, output_size, dropout=0.2, activatio
     return model
 
 
+def train_model(model, loader, optimizer, criterion, epochs, device):
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for x, t in loader:
+            x, t = x.to(device), t.to(device)
+            optimizer.zero_grad()
+            loss = criterion(model(x), t)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+        losses.append(total / len(loader))
+    return losses
+
+
+def train_never_steps(model, loader, optimizer, criterion, epochs, device):
+    losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for x, t in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(x.to(device)), t.to(device))
+            loss.backward()
+            total += loss.item()
+        losses.append(total / len(loader))
+    return losses
+
+
 def build_all_relu(input_size, hidden_sizes, output_size, dropout=0.2, activations=("relu",)):
     return build_mlp(input_size, hidden_sizes, output_size, dropout, ["relu"] * len(hidden_sizes))
 '''
 
-NAMES = ["build_mlp", "build_module", "build_fixed_rate", "build_loose", "build_unscaled", "build_bn_momentum",
+NAMES = ["train_model", "train_never_steps", "build_mlp", "build_module", "build_fixed_rate", "build_loose", "build_unscaled", "build_bn_momentum",
          "build_bn_first", "build_all_relu"]
 
 
@@ -116,7 +145,7 @@ def harness(tmp_path_factory):
 
 
 def grade(harness, name, kinds=None):
-    return harness.grade({"build_mlp": name}, kinds=kinds)
+    return harness.grade({"build_mlp": name}, kinds=kinds, units=["build_mlp"])
 
 
 @pytest.mark.parametrize("name", ["build_mlp", "build_module"])
@@ -156,3 +185,19 @@ def test_model_solution_gets_full_marks(grade_it):
     result = grade_it(SOLUTION, exercises=["torch_mlp"], spec=load_assignment(BRIDGE))
     assert all(c.score == c.max_score for c in result.exercises[0].checks), [
         (c.name, c.message) for c in result.exercises[0].checks]
+
+
+def test_optimizers_compared_beside_the_reference(harness):
+    """train_model with the student's own MLP under SGD, Adam and RMSprop: curves, accuracy, macro F1 and
+    confusion matrices in the report beside the reference's; a loop that never steps stays at chance."""
+    from grader.report import training_figures
+    checks = harness.grade({"train_model": "train_model", "build_mlp": "build_module"}, units=["train_model"])
+    compared = checks["torch_optimizers"]
+    assert compared.status == PASSED, compared.message
+    assert [c["run"] for c in compared.extra["metrics"]["runs"]] == ["sgd lr=0.04", "adam lr=0.001",
+                                                                    "rmsprop lr=0.001"]
+    titles = [title for title, _header, _rows in training_figures.tables(compared)]
+    assert any(t.startswith("Optimizers compared on digits") for t in titles)
+    assert sum(t.startswith("Confusion matrix of your") for t in titles) == 3
+    stuck = harness.grade({"train_model": "train_never_steps", "build_mlp": "build_mlp"}, units=["train_model"])
+    assert stuck["torch_optimizers"].score == 0 and "the reference reaches" in stuck["torch_optimizers"].message

@@ -18,7 +18,7 @@ from ..results import CaseResult, Hint
 from ..sandbox.torch_ops import build_mlp
 from ..spec import TorchLoop, as_float64
 from ..sandbox.wire import Handle
-from .base import case_result, check_kind, compare_output, outcome_failure, run_check
+from .base import SkipCheck, case_result, check_kind, compare_output, outcome_failure, run_check
 from .torch_module import DEVICE_HINT, HARD_CODED, HARD_CODED_TEXT, cuda_available, device_problem, draw_state, load_reference
 
 
@@ -228,3 +228,100 @@ def torch_loop_device(ctx, unit: TorchLoop, points: float):
                                              output="on cuda"))])
         return case_result(label, call.replace("'meta'", "'cuda'"), None, rows)
     return _run(ctx, unit, "torch_loop_device", points, case_fn)
+
+
+# --------------------------------------------------------------------------- the optimizers compared
+
+def metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> dict:
+    """Accuracy, macro F1 and the confusion matrix (rows: true class)."""
+    from sklearn.metrics import confusion_matrix, f1_score  # only this check needs them
+    labels = list(range(classes))
+    return {"accuracy": float(np.mean(y_true == y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+            "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
+
+
+def _reference_run(unit, builder_args, weights, data, optimizer, lr, epochs, batch, seed):
+    from ..reference import torch_mlp
+    model = load_reference(torch_mlp.mlp(**builder_args).to(torch.float32), weights)
+    torch.manual_seed(seed)
+    opt = ref.OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    batches = ref.batches(data.X_train.astype(np.float32), data.y_train, batch)
+    losses = [ref.train_epoch(model, batches, opt, torch.nn.CrossEntropyLoss()) for _ in range(epochs)]
+    model.eval()
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(data.X_test.astype(np.float32))).argmax(dim=1).numpy()
+    return losses, predicted
+
+
+@check_kind("torch_optimizers")
+def torch_optimizers(ctx, unit: TorchLoop, points: float):
+    """The student's train_model(model, loader, optimizer, criterion, epochs, device), called with the student's
+    own MLP (the `build` name of the unit's options) and each of SGD, Adam and RMSprop at the course's learning
+    rates, from the same weights as the reference's run. Loss curves, accuracy, macro F1 and confusion
+    matrices go in the report beside the reference's; a run passes when its test accuracy reaches the
+    reference's minus a margin."""
+    from ..data import DataError, load_dataset
+    from ..timing import torch_threads
+    cfg = unit.model
+    sandbox = ctx.sandbox
+
+    def body(result):
+        ctx.require(unit.name)
+        builder = ctx.require(cfg["build"])
+        try:
+            data = load_dataset(ctx.options.get("dataset", cfg.get("dataset", "digits")), ctx.options.get("data_dir"),
+                                cfg.get("train_size"), cfg.get("test_size"))
+        except DataError as error:
+            raise SkipCheck(str(error)) from None
+        args = {"D": data.features, "C": data.classes, "hidden": list(cfg["hidden"]), "p": cfg["dropout"],
+                "acts": list(cfg["activations"])}
+        from ..reference import torch_mlp
+        weights = draw_state(torch_mlp.mlp(**args), ctx.rng(unit.name, "optimizers"))
+        curves, table = {}, []
+        for optimizer, lr in cfg["optimizers"]:
+            key = f"{optimizer} lr={lr:g}"
+            label = _("{optimizer}, learning rate {lr:g}").format(optimizer=optimizer, lr=lr)
+            made = sandbox.call(ctx.student_name(cfg["build"]), [args["D"], args["hidden"], args["C"], args["p"],
+                                                                  args["acts"]], weights, module=builder,
+                                adapter="build_and_load", keep=True, return_args=False)
+            failure = outcome_failure(made, f"{ctx.student_name(cfg['build'])}()")
+            outcome = None
+            if failure is None:
+                outcome = ctx.call(unit.name, Handle(made.handle), data.X_train, data.y_train, cfg["batch_size"],
+                                   kwargs={"optimizer": optimizer, "lr": lr, "epochs": cfg["epochs"], "seed": 0},
+                                   return_args=False, adapter="train_model")
+                failure = outcome_failure(outcome, f"{ctx.student_name(unit.name)}()")
+            losses = (outcome.value or {}).get("losses") if failure is None else None
+            if failure is None and (not isinstance(losses, list) or len(losses) != cfg["epochs"]):
+                failure = _("{name} must return the mean loss of every epoch (a list of {n} numbers).").format(
+                    name=ctx.student_name(unit.name), n=cfg["epochs"])
+            predicted = None
+            if failure is None:
+                out = sandbox.call(None, data.X_test.astype(np.float32), obj=made.handle, adapter="predict",
+                                   return_args=False, label=_("predicting the test set"))
+                failure = None if out.ok else out.error.message
+                predicted = np.asarray(out.value) if out.ok else None
+            with torch_threads(1):  # a small network: one thread, no spinning against the student's process
+                ref_losses, ref_predicted = _reference_run(unit, args, weights, data, optimizer, lr, cfg["epochs"],
+                                                           cfg["batch_size"], 0)
+            reference = metrics(data.y_test, ref_predicted, data.classes)
+            theirs = metrics(data.y_test, predicted, data.classes) if predicted is not None else None
+            curves[key] = {"reference": ref_losses, "student": losses or [], "steps": cfg["epochs"],
+                           "reference_accuracy": reference["accuracy"],
+                           "student_accuracy": theirs["accuracy"] if theirs else None}
+            table.append({"run": key, "reference": reference, "student": theirs})
+            if failure is not None:
+                result.cases.append(CaseResult(label=label, passed=False, message=failure))
+                continue
+            margin = cfg.get("accuracy_margin", 0.05)
+            ok = theirs["accuracy"] >= reference["accuracy"] - margin
+            result.cases.append(CaseResult(label=label, passed=ok, message="" if ok else _(
+                "test accuracy {got:.1%} after {n} epochs; the reference reaches {want:.1%} from the same weights "
+                "(at most {margin:.0%} less passes).").format(got=theirs["accuracy"], n=cfg["epochs"],
+                                                             want=reference["accuracy"], margin=margin)))
+        result.extra["curves"] = curves
+        result.extra["plot_curves"] = True
+        result.extra["metrics"] = {"dataset": data.name, "epochs": cfg["epochs"], "runs": table}
+    return run_check(ctx, "torch_optimizers", unit, ctx.student_name(unit.name), points, body,
+                     ctx.location(unit.name))
