@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .i18n import _, ngettext
-from .report import fmt_points, sanitize, summary_line
+from .report import fmt_percent, fmt_points, sanitize, summary_line
 from .results import ERROR, FAILED, NOT_ATTEMPTED
 
 # GitHub shows about ten annotations of each level per step; the summary lists everything.
@@ -37,8 +37,9 @@ def threshold_failure(result, fail_under: float | None) -> str | None:
     achieved = round(percentage(result), 2)
     if achieved >= fail_under:
         return None
-    return _("Score {score} / {max} ({achieved:g}%) is below the required {threshold:g}%.").format(
-        score=fmt_points(result.score), max=fmt_points(result.max_score), achieved=achieved, threshold=fail_under)
+    return _("Score {score} / {max} ({achieved}) is below the required {threshold}.").format(
+        score=fmt_points(result.score), max=fmt_points(result.max_score), achieved=fmt_percent(achieved / 100, 2),
+        threshold=fmt_percent(fail_under / 100, 2))
 
 
 # --- GitHub step summary ---------------------------------------------------------------------

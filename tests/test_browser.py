@@ -277,9 +277,13 @@ def test_report_renders_cleanly(browser, reports, report, width, tmp_path):
         assert "Qué corregir primero" in text and "Pista" in text
         assert re.search(r"layers\.py:\d+", text), "each failure names the student's file and line"
         # The comparison table and the heat map of the 2-D error, decoded by the browser.
-        headers = page.evaluate("[...document.querySelectorAll('.case table th')].map(t => t.innerText)")
+        # Folded until asked for: open the elements' tables and heat maps as a click would.
+        page.evaluate("document.querySelectorAll('details.case[open] details.elements').forEach(d => d.open = true)")
+        headers = page.evaluate("[...document.querySelectorAll('details.case[open] table th')]"
+                                ".map(t => t.innerText)")
         assert {"Índice", "Esperado", "Obtenido", "Error absoluto"} <= set(headers)
-        sizes = page.evaluate("[...document.querySelectorAll('img.heatmap')].map(i => [i.naturalWidth, i.width])")
+        sizes = page.evaluate("[...document.querySelectorAll('details.case[open] img.heatmap')]"
+                              ".map(i => [i.naturalWidth, i.width])")
         assert sizes and all(natural > 0 and 0 < shown <= w for natural, shown in sizes)
         # The comparison tables fit too: the error column is not hidden behind a sideways scroll.
         assert page.evaluate("[...document.querySelectorAll('.case .scroll')].every(e => e.scrollWidth <= e.clientWidth)")
@@ -316,3 +320,87 @@ def test_browser_check_catches_a_page_that_reaches_out(browser, reports, tmp_pat
     tampered.write_text(html.replace("</main>", extra + "</main>"), encoding="utf-8")
     page = browser.open(tampered, *WIDTHS["desktop"])
     assert page.problems(), f"{tamper}: not detected"
+
+
+# -- long reports and the class summary -------------------------------------------------------------
+
+OFF = ("import numpy as np\n\n\ndef _off(value):\n"
+       "    if isinstance(value, tuple):\n        return tuple(_off(v) for v in value)\n"
+       "    return np.asarray(value) * 1.1 + 0.01\n")
+
+
+def _everything_off(folder: Path, files=("layers.py", "activations.py")) -> Path:
+    """The model solution with every returned value a little off: a failure at nearly every check."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        text = (SOLUTION / name).read_text().replace("import numpy as np\n", "", 1)
+        (folder / name).write_text(OFF + re.sub(r"^(\s+)return (.+)$", r"\1return _off(\2)", text, flags=re.M))
+    return folder
+
+
+def test_a_report_with_twenty_failures_stays_short(browser, tmp_path):
+    """Each failed check shows its first failing case, the others folded: 20 failures fit in 8,000 px."""
+    from grader.assignment import load_assignment
+    (tmp_path / "hw.toml").write_text('exercises = ["layers", "activations"]\npractice_seed = 7\n')
+    assignment = load_assignment(tmp_path / "hw.toml")
+    with i18n.using("en"):
+        result = grade(_everything_off(tmp_path / "sub"), assignment, Seed(assignment.practice_seed, "practice"),
+                       limits=Limits(**FAST_LIMITS))
+        failed = [c for c in result.checks() if c.score < c.max_score]
+        assert len(failed) >= 20, [c.name for c in failed]
+        path = tmp_path / "long.html"
+        path.write_text(render_html(result), encoding="utf-8")
+    page = browser.open(path, *WIDTHS["desktop"])
+    for target in (tmp_path, ARTIFACTS):
+        page.screenshot(target / "report-twenty-failures-desktop.png")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 8000, f"{len(failed)} failures make a {height} px page"
+    # Every failed check with cases opens its first one, and only that one.
+    per_check = page.evaluate("""[...document.querySelectorAll('article.check')].map(a =>
+        [a.querySelectorAll('details.case').length, a.querySelectorAll('details.case[open]').length,
+         a.querySelector('details.case') ? a.querySelector('details.case').open : null])""")
+    with_cases = [row for row in per_check if row[0]]
+    assert with_cases and all(opened == 1 and first for _n, opened, first in with_cases)
+    assert any(n > 1 for n, _o, _f in with_cases)  # folded cases exist
+    # Protections and the load list: one folded section.
+    assert page.evaluate("document.querySelectorAll('footer details.how').length") == 1
+    assert page.evaluate("document.querySelector('footer details.how').open") is False
+    assert page.problems() == []
+
+
+def _class_summary() -> str:
+    from grader.batch.summary import render
+    long_name = "garcia-fernandez_maria-del-carmen_late_submission_2"
+    checks = [{"exercise": "regularization", "check": f"batchnorm_backward.gradcheck_{i}", "passed": 3, "total": 17,
+               "rate": 17.6, "mean": 0.25, "max_score": 2.0} for i in range(6)]
+    data = {
+        "title": "Neural networks from scratch, in NumPy (second assignment of the term)", "count": 40,
+        "statuses": {"graded": 37, "error": 2, "timeout": 1}, "mean": 101.25, "median": 120.5, "min": 0.0,
+        "max": 176.5, "max_score": 176.5,
+        "distribution": [{"label": f"{i * 10}–{(i + 1) * 10}%", "count": i, "share": 2.5 * i} for i in range(10)],
+        "checks": checks,
+        "hints": [{"code": "missing_mean", "text": "You probably forgot to average over the batch: every gradient "
+                   "is N times too large.", "count": 12, "checks": [c["check"] for c in checks[:3]]}],
+        "same_wrong_outputs": [[long_name, long_name + "_copy"]],
+        "similar_code": [{"members": [long_name, long_name + "_b"], "similarity": 0.93}],
+        "slowest": [{"submission": long_name, "duration_s": 88.2, "status": "graded"}],
+        "problems": [{"submission": long_name, "status": "error", "message": "No graded function found in "
+                      f"{long_name}: expected files that define relu_forward, relu_backward, sigmoid_forward, … "
+                      "(56 in all); see `grade starter`."}],
+    }
+    return render(data)
+
+
+def test_class_summary_fits_a_phone(browser, tmp_path):
+    path = tmp_path / "summary.html"
+    with i18n.using("en"):
+        path.write_text(_class_summary(), encoding="utf-8")
+    for width in ("phone", "desktop"):
+        w, h, mobile = WIDTHS[width]
+        page = browser.open(path, w, h, mobile)
+        for target in (tmp_path, ARTIFACTS):
+            page.screenshot(target / f"summary-{width}.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= w, width
+        # No table scrolls sideways inside its box either: every column is readable.
+        assert page.evaluate("[...document.querySelectorAll('.scroll')].every(e => e.scrollWidth <= e.clientWidth)")
+        assert page.problems() == []

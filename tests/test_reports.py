@@ -90,7 +90,9 @@ def test_html_shows_what_failed_and_how_to_fix_it():
     assert "network.ipynb, cell 3 (id abc), line 5" in page
     assert "ZeroDivisionError: division by zero" in page
     assert "What to fix first" in page
-    assert page.count("<details") == 2
+    assert page.count('<details class="exercise"') == 2
+    # Protections and the load list: one folded section, closed.
+    assert page.count('<details class="how">') == 1
     # the failing exercise is open, the passing one closed
     assert re.search(r'<details class="exercise" id="exercise-2" open>', page)
     assert not re.search(r'<details class="exercise" id="exercise-1" open>', page)
@@ -290,3 +292,19 @@ def test_html_without_matplotlib_skips_the_picture(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
     page = render_html(make_result())
     assert "data:image/png" not in page and "[0, 3]" in page
+
+
+def test_numbers_and_headers_follow_the_language():
+    """Babel's locale data: Spanish writes a decimal comma and "50 %"; report.md's table is all Spanish."""
+    from grader import i18n
+    from grader.report import fmt_num, fmt_percent, fmt_points
+    from grader.report.markdown import render_markdown
+    with i18n.using("en"):
+        assert (fmt_points(2.5), fmt_num(1.25e-7), fmt_percent(0.5), fmt_percent(2 / 3, 1)) == (
+            "2.5", "1.25e-07", "50%", "66.7%")
+    with i18n.using("es"):
+        assert (fmt_points(2.5), fmt_num(1.25e-7), fmt_percent(0.5), fmt_percent(2 / 3, 1)) == (
+            "2,5", "1,25e-07", "50\xa0%", "66,7\xa0%")
+        text = render_markdown(make_result())
+    assert "| Comprobación | Estado | Puntos | Comentarios |" in text, text[:2000]
+    assert "Feedback" not in text

@@ -24,7 +24,8 @@ def _distribution(percents: list[float]) -> list[dict]:
     for p in percents:
         counts[min(BINS - 1, int(p // (100 / BINS)))] += 1
     width = 100 // BINS
-    return [{"label": f"{i * width}–{(i + 1) * width}%", "count": c,
+    from ..report import fmt_percent
+    return [{"label": f"{fmt_percent(i * width / 100)}–{fmt_percent((i + 1) * width / 100)}", "count": c,
              "share": 100.0 * c / max(1, len(percents))} for i, c in enumerate(counts)]
 
 

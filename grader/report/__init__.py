@@ -22,6 +22,7 @@ __all__ = [
     "clip",
     "fmt_points",
     "fmt_num",
+    "fmt_percent",
     "fmt_index",
     "fix_first",
     "summary_line",
@@ -80,18 +81,32 @@ def clip(text: str, limit: int) -> str:
 # --- numbers ---------------------------------------------------------------------------------
 
 
+def _decimal_symbol() -> str:
+    """The decimal separator of the feedback's language (Babel's locale data): "," in Spanish."""
+    from babel.numbers import get_decimal_symbol
+    return get_decimal_symbol(i18n.current_language())
+
+
 def fmt_points(x: float) -> str:
-    """3.0, 2.5, 0.33: at most two decimals, at least one."""
+    """3.0, 2.5, 0.33 (3,0, 2,5, 0,33 in Spanish): at most two decimals, at least one."""
     s = f"{round(float(x), 2):.2f}".rstrip("0")
-    return s + "0" if s.endswith(".") else s
+    return (s + "0" if s.endswith(".") else s).replace(".", _decimal_symbol())
 
 
 def fmt_num(x, digits: int = 6) -> str:
+    """A value as %g, with the language's decimal separator."""
     if x is None:
         return "—"
     if isinstance(x, float) or hasattr(x, "dtype"):
-        return f"{float(x):.{digits}g}"
+        return f"{float(x):.{digits}g}".replace(".", _decimal_symbol())
     return str(x)
+
+
+def fmt_percent(fraction: float, digits: int = 0) -> str:
+    """A share as the language writes percentages (Babel): 50%, 12.5% in English; 50 %, 12,5 % in Spanish."""
+    from babel.numbers import format_percent
+    return format_percent(round(float(fraction), digits + 2), locale=i18n.current_language(),
+                          decimal_quantization=False)
 
 
 def fmt_index(index) -> str:

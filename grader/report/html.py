@@ -14,6 +14,7 @@ from grader.results import ERROR, FAILED, NOT_ATTEMPTED, PASSED, SKIPPED
 
 _SYMBOLS = {PASSED: "✓", FAILED: "✗", ERROR: "!", SKIPPED: "–", NOT_ATTEMPTED: "·"}
 MAX_CASES = 5  # failed cases shown per check; the rest are counted
+MAX_FIX = 5  # checks told in full under "What to fix first"; the rest are listed folded
 
 
 def _finalize(value):
@@ -44,6 +45,8 @@ def environment() -> jinja2.Environment:
     env.globals.update(
         points=common.fmt_points,
         num=common.fmt_num,
+        fmt_percent=common.fmt_percent,
+        decimal=lambda x, digits=1: f"{float(x):.{digits}f}".replace(".", common._decimal_symbol()),
         index=common.fmt_index,
         status_label=common.status_label,
         exercise_status=common.exercise_status,
@@ -55,6 +58,7 @@ def environment() -> jinja2.Environment:
         extra_tables=_extra("tables"),
         extra_figures=_extra("figures"),
         MAX_CASES=MAX_CASES,
+        MAX_FIX=MAX_FIX,
     )
     return env
 
@@ -142,6 +146,7 @@ def render_html(result) -> str:
         seed_note=common.seed_note(result.seed_kind),
         anchor=lambda check: anchors[id(check)],
         percent=(100 * result.score / result.max_score) if result.max_score else 0.0,
+        percent_text=common.fmt_percent(result.score / result.max_score if result.max_score else 0.0),
         counts={s: sum(c.status == s for c in checks) for s in _SYMBOLS},
     )
 

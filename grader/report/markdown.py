@@ -82,7 +82,8 @@ def render_markdown(result) -> str:
         out += [f"## {_SYMBOLS[status]} {_text(exercise.title or exercise.id)} "
                 f"({fmt_points(exercise.score)} / {fmt_points(exercise.max_score)})", ""]
         out += [f"_{_text(note)}_" for note in exercise.notes] + ([""] if exercise.notes else [])
-        out += [f"| {_('Check')} | {_('Status')} | {_('Points')} | {_('Feedback')} |", "|---|---|---:|---|"]
+        columns = (_("Check"), _("Status"), _("Points"), _("Feedback"))  # outside an f-string: extracted
+        out += ["| " + " | ".join(columns) + " |", "|---|---|---:|---|"]
         for check in exercise.checks:
             feedback = "" if check.status == PASSED else _text(summary_line(check))
             out.append(f"| {_code(check.name)} | {_SYMBOLS.get(check.status, '')} {status_label(check.status)} "
