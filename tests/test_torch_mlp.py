@@ -199,5 +199,7 @@ def test_optimizers_compared_beside_the_reference(harness):
     titles = [title for title, _header, _rows in training_figures.tables(compared)]
     assert any(t.startswith("Optimizers compared on digits") for t in titles)
     assert sum(t.startswith("Confusion matrix of your") for t in titles) == 3
+    pictures = training_figures.figures(compared)  # the loss curves, as report.html draws them
+    assert len(pictures) == 1 and all(len(p) == 2 and p[1].startswith("data:image/png") for p in pictures)
     stuck = harness.grade({"train_model": "train_never_steps", "build_mlp": "build_mlp"}, units=["train_model"])
     assert stuck["torch_optimizers"].score == 0 and "the reference reaches" in stuck["torch_optimizers"].message

@@ -116,22 +116,6 @@ def figures(check) -> list[tuple[str, str]]:
     if extra.get("curves") and (getattr(check, "status", "") != "passed" or extra.get("plot_curves")):
         builders.append((_("Training loss after each step: yours and the PyTorch reference's, from the same "
                            "weights on the same batches."), lambda: _curves_figure(extra["curves"])))
-    compared = extra.get("metrics") or {}
-    if compared.get("runs"):
-        def pct(m, key):
-            return "—" if not m else (f"{m[key]:.2%}" if key == "accuracy" else f"{m[key]:.3f}")
-        rows = [[r["run"], pct(r["reference"], "accuracy"), pct(r["student"], "accuracy"),
-                 pct(r["reference"], "macro_f1"), pct(r["student"], "macro_f1")] for r in compared["runs"]]
-        out.append((_("Optimizers compared on {dataset}, {epochs} epochs from the same weights").format(
-            dataset=compared.get("dataset"), epochs=compared.get("epochs")),
-            [_("run"), _("test accuracy (reference)"), _("test accuracy (yours)"), _("macro F1 (reference)"),
-             _("macro F1 (yours)")], rows))
-        for r in compared["runs"]:
-            matrix = (r.get("student") or {}).get("confusion")
-            if matrix:
-                out.append((_("Confusion matrix of your {run} run (rows: true class, columns: predicted)").format(
-                    run=r["run"]), [""] + [str(k) for k in range(len(matrix))],
-                    [[str(i)] + [str(v) for v in row] for i, row in enumerate(matrix)]))
     timing = extra.get("timing") or {}
     if timing.get("backends"):
         builders.append(("Time per train step of the same workload, per backend (median of the runs; bars "
