@@ -69,6 +69,9 @@ EXERCISE = Exercise(
             twin=Twin(network.EXERCISE.units[0], {"W1": ("fc1.weight", True), "b1": ("fc1.bias", False),
                                                   "W2": ("fc2.weight", True), "b2": ("fc2.bias", False)}),
             mistakes=(SOFTMAX_IN_FORWARD, SOFTMAX_TWICE),
+            # grade --timing: the student's NumPy class against their PyTorch class, CPU and CUDA, beside the
+            # reference, on the `network` exercise's training workload. Information, no points.
+            optional_checks={"timing": {"torch_timing": 0.0}},
             doc=TWIN_STUB,
         ),
         TorchModel(

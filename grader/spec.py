@@ -290,6 +290,8 @@ class TorchModel:
     twin: Twin | None = None
     mistakes: tuple[Mistake, ...] = ()
     doc: str = ""
+    # Check kinds added only when an assignment option is on (as Model's): {"timing": {"torch_timing": 0.0}}.
+    optional_checks: dict[str, dict[str, float]] = field(default_factory=dict)
     backward = None  # one class: what the shared interface check and the starter kit read
 
     def graded_names(self) -> list[str]:

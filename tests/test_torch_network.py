@@ -6,6 +6,7 @@ imports torch for its PyTorch class still has its NumPy class graded, on whether
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,17 @@ class NeuralNetwork:  # the NumPy twin, correct
         E = np.exp(Z - Z.max(axis=1, keepdims=True))
         return E / E.sum(axis=1, keepdims=True)
 
+    def train_step(self, X, Y, learning_rate):  # what --timing times
+        H = np.maximum(0, X @ self.W1 + self.b1)
+        P = self.forward(X)
+        dZ = (P - Y) / len(X)
+        dH = (dZ @ self.W2.T) * (H > 0)
+        self.W2 -= learning_rate * H.T @ dZ
+        self.b2 -= learning_rate * dZ.sum(0)
+        self.W1 -= learning_rate * X.T @ dH
+        self.b1 -= learning_rate * dH.sum(0)
+        return float(-(Y * np.log(P)).sum(1).mean())
+
 
 class TwinNoReLU(NeuralNetwork):  # a NumPy twin that disagrees with the PyTorch class
     def forward(self, X):
@@ -266,6 +278,23 @@ def test_a_numpy_twin_that_uses_torch_is_refused_in_the_numpy_process(harness):
                            kinds=["torch_equivalence"])
     assert checks["torch_equivalence"].score == 0
     assert "graded in a process without torch" in checks["torch_equivalence"].message
+
+
+def test_timing_puts_the_students_numpy_and_pytorch_classes_beside_the_reference(harness):
+    """grade --timing: the student's own NumPy class against their own PyTorch class (CPU; CUDA when the
+    student's process sees one, else skipped), beside PyTorch's reference, in the timing table."""
+    from grader.report import training_figures
+    fast = {"timing": {"runs": 2, "steps": 2, "warmup": 1, "sweep": False}}
+    plain = harness.grade(twin("NeuralNetworkPyTorch"), units=["NeuralNetworkPyTorch"], kinds=["torch_forward"])
+    assert "torch_timing" not in plain  # opt-in: only with `timing` (grade --timing)
+    timing = harness.grade(twin("NeuralNetworkPyTorch"), units=["NeuralNetworkPyTorch"], options=fast,
+                           kinds=["torch_timing"])["torch_timing"]
+    rows = {b["backend"]: b for b in timing.extra["timing"]["backends"]}
+    assert rows["NumPy (yours)"]["status"] == "ok" and rows["PyTorch (yours) CPU"]["status"] == "ok", [
+        (b["backend"], b["note"]) for b in rows.values()]
+    assert rows["PyTorch CPU"]["status"] == "ok"
+    assert rows["PyTorch (yours) CUDA"]["status"] in ("ok", "skipped")
+    assert any(title.startswith("Time per train step") for title, _h, _r in training_figures.tables(timing))
 
 
 # ------------------------------------------------------------------------- the course's code, end to end

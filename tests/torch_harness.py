@@ -31,7 +31,7 @@ class Harness:
                                  Limits(**{**FAST_LIMITS, "total_cpu_s": 600, **(limits or {})}),
                                  [], self.result, {n: n for n in names}, [exercise])
 
-    def grade(self, names: dict[str, str], units=None, kinds=None, seed=1):
+    def grade(self, names: dict[str, str], units=None, kinds=None, seed=1, options=None):
         """The exercise graded with `names` (canonical -> variant); only `units` (class names) and `kinds`."""
         exercise = self.exercise
         chosen = tuple(u for u in exercise.units if units is None or u.graded_names()[0] in units)
@@ -41,7 +41,8 @@ class Harness:
         exercise = dataclasses.replace(exercise, units=chosen)
         sandbox, errors = self.children.pair(exercise.frameworks)
         ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed, definitions=self.plan.definitions,
-                           import_errors=errors, names=names, sandbox_for=self.children.pair)
+                           import_errors=errors, names=names, sandbox_for=self.children.pair,
+                           options=dict(options or {}))
         return {c.kind: c for c in grade_exercise(ctx).checks}
 
     def close(self):

@@ -4,5 +4,5 @@ SciPy cost, training and timing, the PyTorch exercises' (torch_module, torch_loo
 exercise's (network_functions, figures)."""
 from .base import MAIN, REGISTRY, CheckContext, CheckKind, Replay, canonical, check_kind, lookup  # noqa: F401
 from . import functions, model, optimizer, scipy_train, statistical, timing, training, utilities  # noqa: F401
-from . import torch_loop, torch_module  # noqa: F401
+from . import torch_loop, torch_module, torch_timing  # noqa: F401
 from . import figures, network_functions  # noqa: F401

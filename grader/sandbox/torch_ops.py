@@ -220,6 +220,33 @@ def sgd_step(model, X, labels, lr, device="cpu"):
 
 
 @action
+def time_steps(model, X, labels, lr, steps, device="cpu"):
+    """`steps` training steps of the grader's loop (cross-entropy, backward, plain SGD) on the student's
+    module, each timed here (CUDA synchronized before the clock is read): seconds per step."""
+    import time
+    torch = _torch()
+    _module_check(model)
+    model.to(device)
+    model.train()
+    x = _inputs(X, model, device)
+    y = torch.as_tensor(np.asarray(labels)).to(device)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    times = []
+    for _ in range(int(steps)):
+        sync()
+        started = time.perf_counter()
+        model.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-lr)
+        sync()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+@action
 def batchnorm_steps(model, batches, device="cpu"):
     """Forward passes in train mode (no optimizer): what BatchNorm's running statistics become."""
     torch = _torch()
