@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .. import compare as comparing
+from .. import optim  # torch.optim's classes without the compiler import
 from ..data import DataError, load_dataset
 from ..i18n import _
 from ..results import ERROR, CaseResult, Hint
@@ -162,7 +163,7 @@ def _reference_run(data, params: dict, lr: float, schedule, evaluator: Evaluator
     the same parameters; losses after 0..K steps, parameters after the first step and at the end."""
     model = evaluator.model
     leaves = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in params.items()}
-    optimizer = torch.optim.SGD(list(leaves.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0)
+    optimizer = optim.SGD(list(leaves.values()), lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0)
     X, Y = evaluator.X, evaluator.Y
 
     def current() -> dict:
