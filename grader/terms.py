@@ -30,21 +30,21 @@ _STEP = 2.0 ** -20  # relative move of an input for the linearized rule: far fro
 # Operations linear in every tensor argument with non-negative coefficients once scalars are made
 # non-negative, and operations that move or select elements: their rule is the operation itself applied
 # to the magnitudes. (Maxima over windows pick the largest magnitude: an upper bound, never a jump.)
-_ON_MAGNITUDES = {
-    aten.add, aten.mul, aten.mm, aten.bmm, aten.addmm, aten.mv, aten.dot, aten.matmul, aten.sum, aten.mean,
-    aten.convolution, aten.convolution_backward, aten.cumsum, aten.avg_pool2d, aten.avg_pool2d_backward,
-    aten.max_pool2d_with_indices, aten.max_pool2d_with_indices_backward, aten.amax, aten.max, aten.amin,
-    aten.min, aten.where, aten.view, aten._unsafe_view, aten.reshape, aten.t, aten.transpose, aten.permute,
-    aten.expand, aten.squeeze, aten.unsqueeze, aten.select, aten.slice, aten.clone, aten.alias, aten.detach,
-    aten._to_copy, aten.contiguous, aten.cat, aten.stack, aten.index_select, aten.gather, aten.index,
-    aten.flip, aten.repeat, aten.unfold, aten.im2col, aten.col2im, aten.constant_pad_nd, aten.copy,
-    aten.lift_fresh, aten.masked_fill, aten.scatter_add, aten.index_add, aten.index_put, aten.diag_embed,
-    aten.diagonal, aten.split, aten.split_with_sizes, aten.unbind, aten.narrow, aten.as_strided,
-    aten.new_zeros, aten.zeros_like, aten.fill, aten.sign, aten.embedding, aten.embedding_dense_backward,
-}
+# (By name: an operation a torch version lacks is skipped, never an import error.)
+_ON_MAGNITUDES = {getattr(aten, name) for name in (
+    "add", "mul", "mm", "bmm", "addmm", "mv", "dot", "matmul", "sum", "mean", "convolution",
+    "convolution_backward", "cumsum", "avg_pool2d", "avg_pool2d_backward", "max_pool2d_with_indices",
+    "max_pool2d_with_indices_backward", "amax", "max", "amin", "min", "where", "view", "_unsafe_view",
+    "reshape", "t", "transpose", "permute", "expand", "squeeze", "unsqueeze", "select", "slice", "clone",
+    "alias", "detach", "_to_copy", "contiguous", "cat", "stack", "index_select", "gather", "index", "flip",
+    "repeat", "unfold", "im2col", "col2im", "constant_pad_nd", "copy", "lift_fresh", "masked_fill",
+    "scatter_add", "index_add", "index_put", "diag_embed", "diagonal", "split", "split_with_sizes", "unbind",
+    "narrow", "as_strided", "new_zeros", "zeros_like", "fill", "sign", "embedding",
+    "embedding_dense_backward",
+) if hasattr(aten, name)}
 _SUBTRACTIONS = {aten.sub: aten.add, aten.rsub: aten.add}
-_ABS_OF_MAGNITUDE = {aten.neg, aten.abs, aten.relu, aten.threshold_backward, aten.leaky_relu,
-                     aten.leaky_relu_backward}
+_ABS_OF_MAGNITUDE = {getattr(aten, name) for name in ("neg", "abs", "relu", "threshold_backward", "leaky_relu",
+                                                     "leaky_relu_backward") if hasattr(aten, name)}
 
 
 def _floating(x) -> bool:
