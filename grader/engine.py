@@ -82,7 +82,7 @@ def _grade(path, assignment: Assignment, seed: Seed, exercise_ids, limits, hide,
     plan = plan_submission(Path(path), list(names.values()), options=options)
     if names and not plan.definitions and not plan.errors:  # unrelated files: one sentence, not a list per check
         graded = [assignment.names.get(c, c) for exercise in exercises for c in exercise.required_names()]
-        raise SubmissionError(" ".join([nothing_graded(path, graded)] + plan.notes))
+        raise SubmissionError(nothing_graded(path, graded))  # its notes would only say each file defines nothing
     result = GradeResult(submission=str(path), seed_kind=seed.kind, grader_version=__version__,
                          language=current_language(), assignment=assignment.title, notes=list(plan.notes),
                          errors=[str(issue) for issue in plan.errors])

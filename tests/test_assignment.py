@@ -14,7 +14,7 @@ from helpers import SOLUTION, check, failed, make_submission
 from grader.assignment import AssignmentError, load_assignment
 from grader.checks.base import TOLERANCE_SCALE, compare_output, tolerance_scale
 from grader.cli import main
-from grader.loader import plan_submission
+from grader.loader import SubmissionError, plan_submission
 from grader.results import NOT_ATTEMPTED
 from grader.starter import starter_source, write_starter
 
@@ -94,8 +94,8 @@ def test_course_names_points_and_visibility_apply_end_to_end(grade_it, tmp_path)
     assert check(result, "relu_only", "rectify_grad.gradcheck").visibility == "hidden"
     assert check(result, "relu_only", "rectify_grad.backward").visibility == "visible"
     # The course's names are what a submission is looked up by: the canonical ones no longer count.
-    result = grade_it(SOLUTION, spec=spec)
-    assert check(result, "relu_only", "rectify.forward").status == NOT_ATTEMPTED
+    with pytest.raises(SubmissionError, match=r"expected files that define rectify, rectify_grad \(2 in all\)"):
+        grade_it(SOLUTION, spec=spec)
 
 
 def test_tolerance_multipliers_scale_the_dtype_default(tmp_path):
