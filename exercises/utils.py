@@ -106,6 +106,7 @@ save_model = Function(
     reference=ref.save_model,
     cases=(Case({"D": 4, "H": 5, "C": 3}), Case({"D": 7, "H": 2, "C": 6})),
     checks={"interface": 0.5, "save_load": 2.0},
+    partners={"load": "load_model"},  # the save_load check reads the saved files back with it
     batch_dim=None,
     mistakes=(
         Mistake("save_no_file", "load_model does not read the file save_model wrote (nothing was written, or "

@@ -140,6 +140,8 @@ class Function:
     doc: str = ""
     exact: bool = False  # outputs are labels or masks: equality, not tolerance
     features_first: dict[str, Any] = field(default_factory=dict)  # output name -> its features-first form (as Arg's)
+    # Other graded functions this function's checks call, by role: save_load reads back with {"load": "load_model"}.
+    partners: dict[str, str] = field(default_factory=dict)
     keywords: tuple[str, ...] = ()  # arguments sent by keyword (options with defaults); the others by position
 
     def graded_names(self) -> list[str]:

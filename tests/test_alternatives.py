@@ -18,6 +18,9 @@ import pytest
 
 from grader.seeds import Seed
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 ALTERNATIVES = Path(__file__).parent / "alternatives"
 FLOAT32_EXERCISES = ["layers", "activations", "losses", "conv", "regularization", "network"]
 

@@ -28,6 +28,9 @@ from grader.batch.runner import RECORD, RESULT, assignment_bundle
 from grader.results import GradeResult
 from grader.seeds import Seed
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 SEED = Seed(777, "private")
 ASSIGNMENT = """
 title = "Batch test"

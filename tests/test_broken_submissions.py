@@ -10,6 +10,9 @@ from grader.loader import SubmissionError
 from grader.report import write_reports
 from grader.results import ERROR, FAILED, NOT_ATTEMPTED, PASSED
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 EXPECTED_CHECKS = None
 
 

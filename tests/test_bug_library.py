@@ -10,6 +10,9 @@ import pytest
 from bugs.library import BUGS
 from helpers import SOLUTION, make_submission
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 NAMED_RATE = 0.9
 
 

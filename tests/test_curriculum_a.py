@@ -21,6 +21,9 @@ from grader.reference import init as init_ref
 from grader.results import NOT_ATTEMPTED
 from grader.starter import starter_source
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 EXERCISES = ["activations", "losses", "regularization", "init"]
 
 

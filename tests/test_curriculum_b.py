@@ -20,6 +20,9 @@ from grader.results import ERROR, NOT_ATTEMPTED
 from grader.spec import Optimizer
 from grader.starter import starter_source
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 EXERCISES = ["conv", "optimizers"]
 
 

@@ -249,6 +249,9 @@ from dataclasses import replace
 
 from grader.assignment import builtin_dir, load_exercise_file
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 layers = load_exercise_file(builtin_dir() / "layers.py")
 EXERCISE = replace(layers, id="layers_ff", units=tuple(u for u in layers.units if u.name in (
     "relu_forward", "softmax", "linear_forward", "softmax_cross_entropy")))

@@ -30,6 +30,9 @@ from click.testing import CliRunner
 from grader import i18n
 from grader.cli import main
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = ("docs/instructors.md", "docs/students.md", "docs/ci.md")
 SKIP = "# doc-test: skip"

@@ -1,6 +1,8 @@
 """The Gradescope bundle, unpacked into an /autograder-like tree and run as Gradescope runs it."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import shutil
@@ -17,6 +19,9 @@ from grader.assignment import builtin_dir
 from grader.cli import main
 from grader.own_wheel import wheel_name
 from grader.results import VISIBILITIES
+
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
 
 SEED = "918273645"
 PRINTS = "print('ENV', sorted(os.environ.items()), 'ARGV', sys.argv)\n    return np.maximum(0, x)"

@@ -10,6 +10,9 @@ from grader.results import NOT_ATTEMPTED, PASSED
 from grader.seeds import Seed
 from grader.spec import Arg, Case
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 def test_model_solution_gets_full_marks(grade_it):
     result = grade_it(SOLUTION)

@@ -163,6 +163,9 @@ DEFECTS = {
 LEAKY_STUB = '''
 from dataclasses import replace
 from grader.assignment import builtin_dir, load_exercise_file
+
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
 network = load_exercise_file(builtin_dir() / "network.py")
 model = replace(network.units[0], checks={"model_forward": 1.0}, mistakes=(),
                 doc=(builtin_dir() / "solution" / "network.py").read_text())

@@ -15,6 +15,9 @@ from grader.loader import SubmissionError, plan_submission
 from grader.notebook import TORCH_POLICY, strip_magics
 from grader.results import ERROR, NOT_ATTEMPTED, PASSED, Location
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 LAYERS = (SOLUTION / "layers.py").read_text()
 NETWORK = (SOLUTION / "network.py").read_text()
 LAYER_NAMES = [m for m in re.findall(r"^def (\w+)", LAYERS, re.M)]

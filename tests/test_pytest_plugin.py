@@ -14,6 +14,9 @@ from helpers import make_submission
 import grader.engine  # noqa: F401  (loaded before the in-process runs below, which then import nothing compiled)
 from grader.assignment import load_assignment
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover

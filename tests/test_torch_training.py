@@ -15,6 +15,9 @@ VARIANTS = '''
 import torch
 import torch.nn.functional as F
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 def train_epoch(model, loader, optimizer, criterion, device):  # the course's loop
     total_loss = 0

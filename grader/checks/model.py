@@ -301,7 +301,8 @@ def model_update(ctx, model: Model, points: float):
             return case_result(label, call, failure, [])
         after = outcome.args_after[0] if outcome.args_after else None
         if isinstance(after, dict) and any(not np.array_equal(after.get(k), v) for k, v in sent.items()):
-            return case_result(label, call, _("update_params modified the gradients it was given."), [], FAILED)
+            return case_result(label, call, _("{method} modified the gradients it was given.").format(
+                method=model.methods["update"]), [], FAILED)
         expected, scales = sgd_reference(params, {k: sent[model.grad_key(k)] for k in model.params}, lr,
                                          with_terms=True)
         mistakes = _mistakes(model, "update")

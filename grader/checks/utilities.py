@@ -354,11 +354,13 @@ def _mixed_dtypes(models: list[dict], rng) -> list[dict]:
 def save_load(ctx, fn: Function, points: float):
     """save_model then load_model through real files in the child's working folder: two models saved,
     each loaded back exactly, and a copy of the first file loaded from a path save_model never saw."""
-    loader = "load_model"
     first, second, copy = SAVE_PATHS
     held = ("returned_dict", "keys", "exact")
 
     def body(result):
+        loader = fn.partners.get("load")  # the exercise names the function that reads the files back
+        if loader is None:
+            raise ValueError(f"{fn.name}: the save_load check needs partners={{'load': <the load function>}}")
         save_name, load_name = ctx.student_name(fn.name), ctx.student_name(loader)
         ctx.require(loader)
         for i, case in enumerate(fn.cases):
