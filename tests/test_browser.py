@@ -31,8 +31,9 @@ from grader.seeds import Seed
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 # Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not CHROMIUM, reason="Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it when run as root)")]
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (Debian: apt-get install chromium; "
+                                                     ".ci/run installs it when run as root)")]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 WIDTHS = {"desktop": (1280, 900, False), "phone": (390, 844, True)}

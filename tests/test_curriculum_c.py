@@ -20,6 +20,9 @@ from grader.results import PASSED
 from grader.sandbox.session import Limits
 from grader.seeds import Seed
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 EXERCISES = ["utils", "scipy_network"]
 
 
@@ -248,9 +251,6 @@ LAYOUT_UNITS = """
 from dataclasses import replace
 
 from grader.assignment import builtin_dir, load_exercise_file
-
-# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
-pytestmark = pytest.mark.slow
 
 layers = load_exercise_file(builtin_dir() / "layers.py")
 EXERCISE = replace(layers, id="layers_ff", units=tuple(u for u in layers.units if u.name in (

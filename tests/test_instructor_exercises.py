@@ -17,6 +17,9 @@ from grader.cli import main
 from grader.scaffold import toml_snippet
 from grader.validate import DEFECT, unit_findings
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "layernorm"
 
 
@@ -163,9 +166,6 @@ DEFECTS = {
 LEAKY_STUB = '''
 from dataclasses import replace
 from grader.assignment import builtin_dir, load_exercise_file
-
-# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
-pytestmark = pytest.mark.slow
 network = load_exercise_file(builtin_dir() / "network.py")
 model = replace(network.units[0], checks={"model_forward": 1.0}, mistakes=(),
                 doc=(builtin_dir() / "solution" / "network.py").read_text())

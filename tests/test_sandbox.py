@@ -12,7 +12,8 @@ from grader.sandbox.session import Limits, Missing, Sandbox
 from grader.sandbox.wire import Handle, Opaque
 
 # Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's limits are tested on Linux")]
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's limits are tested on Linux")]
 
 SUB = Path(__file__).parent / "fixtures" / "sandbox" / "sub"
 FAST = Limits(cpu_s_per_call=1, wall_s_per_call=2, import_cpu_s=5, total_cpu_s=60, memory_bytes=2**30)

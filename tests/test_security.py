@@ -32,7 +32,8 @@ from grader.sandbox.integrity import Seals
 from grader.sandbox.session import Isolation, Limits, Sandbox
 
 # Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's protections are Linux's")]
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's protections are Linux's")]
 
 HOSTILE = Path(__file__).parent / "hostile"
 ROOT = os.geteuid() == 0

@@ -16,6 +16,9 @@ from torch_harness import Harness
 from grader.assignment import builtin_dir, load_assignment
 from grader.results import PASSED
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 COURSE = Path(__file__).parent / "fixtures" / "course_bridge"
 BRIDGE = builtin_dir() / "bridge.toml"
 
@@ -24,9 +27,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
-pytestmark = pytest.mark.slow
 
 
 class NeuralNetworkPyTorch(nn.Module):  # the course's
