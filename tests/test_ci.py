@@ -46,6 +46,7 @@ def _def_line(path: Path, name: str) -> int:
 # --- the CI command, end to end -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ci_command_fails_below_threshold_writes_junit_summary_and_annotations(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_submission(tmp_path / "sub", ASCENT)
@@ -175,6 +176,7 @@ def _readme_ci_commands() -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_github_workflow_is_valid_yaml_running_the_readmes_commands(tmp_path):
     code, out, err = _grade_cli(["init-ci", "--repo", str(tmp_path)])
     assert code == 0, err

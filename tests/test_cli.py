@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from helpers import make_submission
 
 from grader.cli import main
+
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
 
 
 def invoke(*args):

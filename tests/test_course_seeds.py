@@ -9,6 +9,9 @@ import pytest
 
 from grader.seeds import PRIVATE_SEED_ENV, resolve_seed
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 COURSE_CLASS = Path(__file__).parent / "alternatives" / "network" / "course_class.py"
 # Private seeds as an instructor gives them (GRADER_PRIVATE_SEED), spread over the seed space.
 SEEDS = ("1", "7", "20240901", "31337", "982451653", "4294967291", "123456789012", "5")

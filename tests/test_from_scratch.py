@@ -20,6 +20,9 @@ from grader.engine import grade
 from grader.sandbox.session import Limits
 from grader.seeds import Seed
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).parent
 FOLDER = HERE.parent / "docs" / "examples" / "from_scratch"  # the example course: assignment and model solution
 SOLUTION = FOLDER / "solution"

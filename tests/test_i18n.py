@@ -129,6 +129,7 @@ def untranslated_english(text: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output", ["terminal", "html", "md", "junit", "json"])
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_every_output_speaks_the_language(graded, language, output):
@@ -145,6 +146,7 @@ def test_every_output_speaks_the_language(graded, language, output):
         assert "elementos que no coinciden" in text and "caso 2" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_terminal_fits_80_columns_and_honours_no_color(graded, language, monkeypatch):
     result = graded[language]
@@ -176,6 +178,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
     assert not use_color(None, Stream(True)) and not use_color(True, Stream(True))
 
 
+@pytest.mark.slow
 def test_mistake_explanations_and_hints_are_translated(graded):
     by_language = {}
     for language, result in graded.items():
@@ -200,6 +203,7 @@ def test_hints_use_the_language_active_when_they_are_built():
     assert texts == {"en": {hints.HINTS["transposed"][1]}, "es": {spanish(hints.HINTS["transposed"][1])}}
 
 
+@pytest.mark.slow
 def test_heat_map_shows_where_a_wrong_2d_output_is_wrong(graded):
     """The real failing case of a 2-D output gets a heat map in the report; and the picture is a map:
     moving the wrong element moves the bright spot."""
@@ -258,6 +262,7 @@ def run_cli(tmp_path, assignment, submission, *args, env=None):
     return result, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how, args, env, language, expected", [
     ("--lang es", ["--lang", "es"], None, None, "es"),
     ("assignment", [], None, "es", "es"),
@@ -280,6 +285,7 @@ def test_cli_chooses_the_language(tmp_path, one_check, how, args, env, language,
     assert not ANSI.search(result.output)  # NO_COLOR
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_unknown_language(tmp_path, one_check):
     assignment, submission = one_check
     assignment.write_text('language = "klingon"\n' + assignment.read_text())

@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+# Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
+
 RUN_CLI = ("import atexit, json, sys\n"
            "atexit.register(lambda: print('\\nMODULES ' + json.dumps(sorted(sys.modules))))\n"
            "from grader.cli import main\nsys.argv[0] = 'grade'\nmain()")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
 from helpers import check, make_submission
 
 from grader.assignment import load_assignment
@@ -72,6 +73,7 @@ def _junit_elements(result) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_a_wrong_gradient_is_a_failure_and_a_raise_is_an_error(grade_it, tmp_path):
     edits = {"layers.py": [("return dout @ W.T, x.T @ dout, dout.sum(axis=0)",
                             "return dout @ W.T, dout.T @ x, dout.sum(axis=0)"),
@@ -94,6 +96,7 @@ CONSTANT = {"layers.py": [("def relu_forward(x):\n    return np.maximum(0, x)",
                            "def relu_backward(dout, x):\n    return np.zeros_like(x)")]}
 
 
+@pytest.mark.slow
 def test_a_constant_forward_with_a_zero_backward_earns_only_the_interface(grade_it, tmp_path):
     result = grade_it(make_submission(tmp_path, CONSTANT), exercises=["layers"])
     relu = [c for c in result.checks() if c.function in ("relu_forward", "relu_backward")]
@@ -114,6 +117,7 @@ def test_a_constant_forward_with_a_zero_backward_earns_only_the_interface(grade_
         result, "layers", "sigmoid_backward.gradcheck").max_score
 
 
+@pytest.mark.slow
 def test_the_dependency_note_is_translated(grade_it, tmp_path):
     with using("es"):
         result = grade_it(make_submission(tmp_path, CONSTANT), exercises=["layers"])
@@ -131,6 +135,7 @@ def test_grade_validate_can_replay_every_kind_of_the_default_assignment(assignme
                 assert lookup(name, unit).replay is not None, (exercise.id, name)
 
 
+@pytest.mark.slow
 def test_a_mistake_found_only_by_its_facts_is_replayed(assignment):
     """Fact kinds (utilities) replay their catalogue too: each mistake from one wrong fact, caught and named."""
     from grader.checks.base import CheckContext
