@@ -37,6 +37,7 @@ def grade_training(assignment, grade_it):
     return run
 
 
+@pytest.mark.slow  # grades a submission
 @pytest.mark.parametrize("variant", ["float64 (model solution)", "float32 network"])
 def test_correct_network_trains_like_the_reference(grade_training, tmp_path, variant):
     edits = STYLE_VARIANTS.get(variant, {})
@@ -60,6 +61,7 @@ def test_correct_network_trains_like_the_reference(grade_training, tmp_path, var
     assert curves["full-batch"]["reference_accuracy"] > 0.9
 
 
+@pytest.mark.slow  # grades a submission
 def test_wrong_update_rule_fails_with_the_step_and_a_hint(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [(STEP, STEP.replace("learning_rate)", "2 * learning_rate)"))]})
     c = check(grade_training(sub), "network", TRAINING)
@@ -68,6 +70,7 @@ def test_wrong_update_rule_fails_with_the_step_and_a_hint(grade_training, tmp_pa
     assert c.hint.code == "training_step_scale" and "2 times" in c.hint.text
 
 
+@pytest.mark.slow  # grades a submission
 def test_ascent_fails(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [
         ("self.W1 = self.W1 - learning_rate", "self.W1 = self.W1 + learning_rate")]})
@@ -75,6 +78,7 @@ def test_ascent_fails(grade_training, tmp_path):
     assert c.status == FAILED and c.score == 0 and not any(case.passed for case in c.cases)
 
 
+@pytest.mark.slow  # grades a submission
 def test_divergence_is_reported_with_its_step(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [(STEP, STEP.replace("learning_rate)", "learning_rate * 1000)"))]})
     c = check(grade_training(sub), "network", TRAINING)
@@ -90,6 +94,7 @@ def first_step_below(curve, value):
     return next(t for t in range(1, len(curve)) if curve[t - 1] < value)
 
 
+@pytest.mark.slow  # grades a submission
 def test_divergence_inside_a_repeated_call_is_pinned_to_its_step(grade_training, tmp_path):
     """Full-batch steps run 5 to a call; the diverging call is replayed step by step to name the step."""
     sub = make_submission(tmp_path, {"network.py": [(STEP, (
@@ -100,6 +105,7 @@ def test_divergence_inside_a_repeated_call_is_pinned_to_its_step(grade_training,
     assert f"training diverged at step {expected}:" in c.cases[0].message, c.cases[0].message
 
 
+@pytest.mark.slow  # grades a submission
 def test_a_network_that_never_updates_fails(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [(STEP, "self.backward(y_true)")]})
     c = check(grade_training(sub), "network", TRAINING)
@@ -108,6 +114,7 @@ def test_a_network_that_never_updates_fails(grade_training, tmp_path):
     assert c.hint.code == "training_no_update" and "did not change any parameter" in c.hint.text
 
 
+@pytest.mark.slow  # grades a submission
 def test_an_exception_in_train_step_names_the_step(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [
         ("        loss = self.cross_entropy_loss(probs, y_true)\n",
@@ -118,6 +125,7 @@ def test_an_exception_in_train_step_names_the_step(grade_training, tmp_path):
     assert c.score == 0 and f"step {expected}:" in c.cases[0].message and "boom" in c.cases[0].message
 
 
+@pytest.mark.slow  # grades a submission
 def test_a_stateful_failure_that_does_not_replay_names_the_steps_of_the_call(grade_training, tmp_path):
     sub = make_submission(tmp_path, {"network.py": [
         ("        probs = self.forward(X)\n        loss",
@@ -127,6 +135,7 @@ def test_a_stateful_failure_that_does_not_replay_names_the_steps_of_the_call(gra
     assert c.score == 0 and "during steps 2-6" in c.cases[0].message and "boom" in c.cases[0].message
 
 
+@pytest.mark.slow  # grades a submission
 def test_training_on_tiny_mnist_files(grade_training, tmp_path):
     make_mnist(tmp_path / "data", n_train=24, n_test=8)
     small = {"full_batch_steps": 5, "minibatch_steps": 6, "batch_size": 8, "hidden": 16, "learning_rate": 0.01}
@@ -137,6 +146,7 @@ def test_training_on_tiny_mnist_files(grade_training, tmp_path):
     assert "mnist: 24 train / 8 test, 784 features" in c.cases[0].label
 
 
+@pytest.mark.slow  # grades a submission
 def test_missing_data_folder_is_an_error_naming_the_file(grade_training, tmp_path):
     result = grade_training(SOLUTION, options={"dataset": "mnist", "data_dir": str(tmp_path)})
     c = check(result, "network", TRAINING)
@@ -147,11 +157,13 @@ def test_missing_data_folder_is_an_error_naming_the_file(grade_training, tmp_pat
 # ----------------------------------------------------------------------------------------- timing
 
 
+@pytest.mark.slow  # grades a submission
 def test_timing_is_opt_in(grade_training):
     result = grade_training(SOLUTION)
     assert TIMING not in {c.name for c in result.checks()}
 
 
+@pytest.mark.slow  # grades a submission
 def test_timing_reports_numpy_torch_cpu_and_skipped_cuda_for_no_points(grade_training, tmp_path):
     from grader.report.gradescope import to_gradescope
     from grader.report.html import render_html
@@ -180,6 +192,7 @@ def test_timing_reports_numpy_torch_cpu_and_skipped_cuda_for_no_points(grade_tra
     assert "Time per train step" in html and "Reproducibility" in html and "data:image/png;base64," in html
 
 
+@pytest.mark.slow  # grades a submission
 def test_a_train_step_that_raises_is_not_timed_and_pytorch_still_is(grade_training, tmp_path):
     """It works through the warm-up round (3 steps), then raises in the first timed one."""
     sub = make_submission(tmp_path, {"network.py": [(STEP, STEP + (
