@@ -123,7 +123,7 @@ class Assignment:
         loaded = frozenset(self._cache)
         if loaded in self._checked or not self.raw:
             return
-        complete = loaded >= set(self.exercise_ids)
+        complete = loaded >= set(self.raw.get("exercises", []))  # every exercise the file names, not a subset
         _raise_problems(self.path, self.raw, exercise_schema({i: self._cache[i] for i in sorted(loaded)}, complete))
         self._checked.add(loaded)
 
