@@ -12,11 +12,11 @@ CHECKS = {"torch_architecture": 1.0, "torch_forward": 2.0, "torch_loss": 1.0, "t
 SOFTMAX_IN_FORWARD = Mistake(
     "torch_softmax_in_forward", "Your forward returns probabilities: return the logits (the output of the last "
     "nn.Linear). nn.CrossEntropyLoss applies log-softmax itself, so a softmax in forward is applied twice.",
-    ref.softmax_logits, check="forward")
+    ref.softmax_logits, check="torch_forward")
 SOFTMAX_TWICE = Mistake(
     "torch_softmax_twice", "The loss is nn.CrossEntropyLoss of probabilities: softmax is applied twice. "
     "nn.CrossEntropyLoss expects the logits (it applies log-softmax itself); remove the softmax from forward.",
-    ref.cross_entropy_of_softmax, check="loss")
+    ref.cross_entropy_of_softmax, check="torch_loss")
 
 TWIN_STUB = '''
 class NeuralNetworkPyTorch(nn.Module):

@@ -43,14 +43,14 @@ EXERCISE = Exercise(
             mistakes=(
                 Mistake("torch_no_zero_grad", "Your loop never clears the gradients: call optimizer.zero_grad() "
                         "before loss.backward() in every batch, or each step uses the sum of all the gradients so "
-                        "far.", ref.no_zero_grad, check="train_epoch"),
+                        "far.", ref.no_zero_grad, check="torch_train_epoch"),
                 Mistake("torch_step_before_backward", "Your loop calls optimizer.step() before loss.backward(): "
                         "each step uses the gradients of the batch before (none in the first). The order is "
                         "zero_grad(), forward, loss, backward(), step().", ref.step_before_backward,
-                        check="train_epoch"),
+                        check="torch_train_epoch"),
                 Mistake("torch_softmax_before_loss", "Your loop applies softmax before nn.CrossEntropyLoss, which "
                         "applies log-softmax itself: pass it the logits.", ref.softmax_before_loss,
-                        check="train_epoch"),
+                        check="torch_train_epoch"),
             ),
             doc=TRAIN_STUB,
         ),

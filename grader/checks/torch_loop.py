@@ -117,7 +117,7 @@ def torch_train_epoch(ctx, unit: TorchLoop, points: float):
         mean_loss = ref.train_epoch(model, data, optimizer, torch.nn.CrossEntropyLoss())
         expected = {k: as_float64(v) for k, v in model.state_dict().items()}
         got = value.get("state") or {}
-        mistakes = tuple(m for m in unit.mistakes if m.check == "train_epoch")
+        mistakes = tuple(m for m in unit.mistakes if m.check == "torch_train_epoch")
         wrong = _mistake_states(unit, weights, data)
         rows = []
         for key, want in expected.items():

@@ -205,7 +205,7 @@ def torch_forward(ctx, unit: TorchModel, points: float):
         if failure:
             return case_result(label, call, failure, [])
         logits = reference_logits(reference, weights, X)
-        mistakes = _mistakes(unit, "forward")
+        mistakes = _mistakes(unit, "torch_forward")
         outputs = {m.id: as_float64(m.reference(logits)) for m in mistakes}
         row = compare_output(value.get("out"), as_float64(logits), output="logits", batch_size=X.shape[0],
                              mistakes=mistakes, mistake_outputs=outputs)
@@ -239,7 +239,7 @@ def torch_loss(ctx, unit: TorchModel, points: float):
             return case_result(label, call, failure, [])
         logits = reference_logits(reference, weights, X)
         expected = float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels)))
-        mistakes = _mistakes(unit, "loss")
+        mistakes = _mistakes(unit, "torch_loss")
         outputs = {m.id: float(m.reference(logits, torch.from_numpy(labels))) for m in mistakes}
         row = compare_output(np.float32(value.get("loss")) if value.get("loss") is not None else None, expected,
                              output="loss", mistakes=mistakes, mistake_outputs=outputs)
