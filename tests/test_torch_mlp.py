@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import SOLUTION
-from torch_harness import Harness
+from torch_harness import bridge_harness
 
 from grader.assignment import builtin_dir, load_assignment
 from grader.results import PASSED
@@ -139,12 +139,7 @@ NAMES = ["train_model", "train_never_steps", "build_mlp", "build_module", "build
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlps")
-    (root / "mlps.py").write_text(VARIANTS)
-    bridge = load_assignment(BRIDGE)
-    harness = Harness(root, bridge.exercise("torch_mlp"), NAMES, bridge)
-    yield harness
-    harness.close()
+    yield from bridge_harness(tmp_path_factory, "torch_mlp", "mlps", VARIANTS, NAMES)
 
 
 def grade(harness, name, kinds=None):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import SOLUTION, check
-from torch_harness import Harness
+from torch_harness import bridge_harness
 
 from grader.assignment import builtin_dir, load_assignment
 from grader.results import PASSED
@@ -200,12 +200,7 @@ NAMES = ["NeuralNetworkPyTorch", "Sequential", "ModuleReLU", "ZerosLikeBias", "S
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    root = tmp_path_factory.mktemp("variants")
-    (root / "variants.py").write_text(VARIANTS)
-    bridge = load_assignment(BRIDGE)
-    harness = Harness(root, bridge.exercise("torch_network"), NAMES, bridge)
-    yield harness
-    harness.close()
+    yield from bridge_harness(tmp_path_factory, "torch_network", "variants", VARIANTS, NAMES)
 
 
 def twin(name, numpy="NeuralNetwork"):

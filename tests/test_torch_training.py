@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import SOLUTION
-from torch_harness import Harness
+from torch_harness import bridge_harness
 
 from grader.assignment import builtin_dir, load_assignment
 from grader.results import PASSED
@@ -164,12 +164,7 @@ NAMES = ["train_epoch", "train_weighted", "train_no_zero_grad", "train_step_firs
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    root = tmp_path_factory.mktemp("loops")
-    (root / "loops.py").write_text(VARIANTS)
-    bridge = load_assignment(BRIDGE)
-    harness = Harness(root, bridge.exercise("torch_training"), NAMES, bridge)
-    yield harness
-    harness.close()
+    yield from bridge_harness(tmp_path_factory, "torch_training", "loops", VARIANTS, NAMES)
 
 
 def train(harness, name, kinds=None):

@@ -47,3 +47,15 @@ class Harness:
 
     def close(self):
         self.stack.close()
+
+
+def bridge_harness(tmp_path_factory, exercise_id: str, module: str, source: str, names: list[str]):
+    """A module-scoped Harness over `source` written as `module`.py, graded as the bundled bridge
+    assignment's `exercise_id`; a generator for a pytest fixture (closed after the module)."""
+    from grader.assignment import builtin_dir, load_assignment
+    root = tmp_path_factory.mktemp(module)
+    (root / f"{module}.py").write_text(source)
+    bridge = load_assignment(builtin_dir() / "bridge.toml")
+    harness = Harness(root, bridge.exercise(exercise_id), names, bridge)
+    yield harness
+    harness.close()
