@@ -1,9 +1,12 @@
 """The `grade` command. `grade PATH` grades a submission; other actions are subcommands."""
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import click
@@ -372,5 +375,34 @@ def validate_command(assignment, solution, exercises):
     sys.exit(1 if report.defects else 0)
 
 
+def run() -> None:
+    """The `grade` program: main(), then, when PyTorch was loaded, an exit that skips the interpreter's
+    teardown. Unloading torch takes about a second, more than grading an exercise, and there is nothing
+    left to tear down: every sandbox, temporary folder and report is closed by the `with` blocks that
+    opened it. Threads still running are joined and the atexit handlers run, as at a normal exit."""
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    if "torch" not in sys.modules or not hasattr(atexit, "_run_exitfuncs"):
+        sys.exit(code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach the reader anyway
+            pass
+    os._exit(code & 0xFF)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -66,6 +66,23 @@ def _import_in_background(name: str) -> threading.Thread | None:
     return thread
 
 
+def _warm_imports(exercises, options) -> None:
+    """Import in the background the slow modules the selected exercises' check kinds declare
+    (`check_kind(imports=...)`): the import runs while earlier exercises wait on the student's process
+    and in torch's kernels, both of which release the GIL."""
+    from .checks import lookup
+    wanted: list[str] = []
+    for exercise in exercises:
+        for unit in exercise.units:
+            names = list(unit.checks) + [kind for option, kinds in getattr(unit, "optional_checks", {}).items()
+                                         if options.get(option) for kind in kinds]
+            for name in names:
+                kind = lookup(name, unit)
+                wanted += getattr(kind, "imports", ()) if kind is not None else ()
+    for name in dict.fromkeys(wanted):
+        _import_in_background(name)
+
+
 def _import_quietly(name: str) -> None:
     try:
         importlib.import_module(name)
@@ -90,9 +107,11 @@ def _grade(path, assignment: Assignment, seed: Seed, exercise_ids, limits, hide,
     with contextlib.ExitStack() as stack:
         children = Children(stack, plan, assignment, policy, limits or limits_from(assignment),
                             [assignment.path.parent, *hide], result, names, exercises)
-        for exercise in exercises:
+        for i, exercise in enumerate(exercises):
             sandbox = children.get(exercise.frameworks)
             from .checks import CheckContext  # waits for the import started in grade()
+            if i == 0:
+                _warm_imports(exercises, assignment.options)
             ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
                                import_errors=children.import_errors[tuple(sorted(exercise.frameworks))],
                                names=assignment.names, options=assignment.options,

@@ -138,3 +138,40 @@ def test_an_empty_or_unrelated_submission_gets_one_sentence(tmp_path):
         assert f"No graded function found in {folder}: expected files that define relu_forward, relu_backward, " \
                f"sigmoid_forward, … (" in line and "see `grade starter`" in line
         assert "softmax_cross_entropy" not in line  # not the whole list
+
+
+class _Exited(Exception):
+    pass
+
+
+@pytest.mark.parametrize("args, code", [(["list"], 0), (["/no/such/submission"], 2)], ids=["success", "usage error"])
+def test_run_exits_with_mains_code_without_tearing_torch_down(monkeypatch, args, code):
+    """`grade` is cli.run: once torch is loaded it runs the atexit handlers, flushes and calls os._exit
+    with main's status (the teardown of torch takes about a second and frees nothing that matters)."""
+    import torch  # noqa: F401 - loaded, as after any grading
+
+    from grader import cli
+    calls = []
+    monkeypatch.setattr(cli.os, "_exit", lambda status: (calls.append(("exit", status)), _raise()))
+    monkeypatch.setattr(cli, "atexit", type("Handlers", (), {"_run_exitfuncs": staticmethod(
+        lambda: calls.append(("atexit", None)))}))
+    monkeypatch.setattr("sys.argv", ["grade", *args])
+    with pytest.raises(_Exited):
+        cli.run()
+    assert calls == [("atexit", None), ("exit", code)]
+
+
+def _raise():
+    raise _Exited
+
+
+def test_grade_program_exits_1_under_fail_under_with_the_whole_report_on_a_pipe(tmp_path):
+    import subprocess
+    import sys
+    sub = make_submission(tmp_path / "sub", {"layers.py": [("return np.tanh(x)", "return x")]})
+    done = subprocess.run([sys.executable, "-m", "grader.cli", str(sub), "-e", "layers", "--out", str(tmp_path / "out"),
+                           "--no-color", "--fail-under", "100"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr
+    assert "tanh_forward.forward" in done.stdout and done.stdout.rstrip().endswith("report.html")
+    assert "below the required 100%" in done.stderr
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["tests"]

@@ -62,7 +62,7 @@ def test_the_wheel_is_the_running_grader():
     assert {"grader/cli.py", "grader/exercises/default.toml", "grader/templates/report.html.j2",
             "grader/locale/es/LC_MESSAGES/grader.po", "grader/exercises/solution/layers.py"} <= names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
-    assert "grade = grader.cli:main" in entry_points
+    assert "grade = grader.cli:run" in entry_points
 
 
 def test_gradescope_bundle_installs_its_own_wheel_offline_and_grades(tmp_path):

@@ -89,6 +89,20 @@ def test_divergence_is_reported_with_its_step(grade_training, tmp_path):
     assert curve["student_steps"] == [0, 1] and len(curve["reference"]) == 101  # stopped where it diverged
 
 
+@pytest.mark.slow  # grades a submission
+@pytest.mark.parametrize("student", ["model solution", "constructor raises"])
+def test_a_configuration_whose_reference_diverges_is_the_graders_error(grade_training, tmp_path, student):
+    """The reference trains in another thread while the student's network trains; a pinned learning rate
+    that makes the reference itself diverge is still reported as the configuration's error, before
+    anything the student did (no student could pass)."""
+    edits = {"network.py": [("        rng = np.random.default_rng(seed)\n",
+                             "        raise ValueError('not yet')\n")]} if student != "model solution" else {}
+    c = check(grade_training(make_submission(tmp_path, edits), training={"learning_rate": 1000.0}), "network",
+              TRAINING)
+    assert c.status == ERROR and c.score == 0 and not c.cases
+    assert "the reference itself diverges" in c.message and "learning rate 1000" in c.message
+
+
 def first_step_below(curve, value):
     """The first step t whose train_step sees a full-batch loss below `value` (the loss before it)."""
     return next(t for t in range(1, len(curve)) if curve[t - 1] < value)

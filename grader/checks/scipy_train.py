@@ -195,7 +195,7 @@ def initial_parameters(problem: Problem, rng) -> np.ndarray:
     return ref.pack(params, problem.cfg["blocks"], problem.cfg["order"])
 
 
-@check_kind("cost_training", units=(Function,))
+@check_kind("cost_training", units=(Function,), imports=("scipy.optimize",))
 def cost_training(ctx, fn: Function, points: float):
     """scipy.optimize.minimize(jac=True, method="L-BFGS-B") on digits with the student's cost function;
     the test accuracy of the result, computed here, must reach `min_accuracy`."""

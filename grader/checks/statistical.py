@@ -174,7 +174,7 @@ def _describe(name: str, fn: Function, values: list) -> str:
     return f"{name}({', '.join(f'{n}={v!r}' for n, v in zip(fn.args, values))})"
 
 
-@check_kind("distribution", units=(Function,), main=True)
+@check_kind("distribution", units=(Function,), main=True, imports=("scipy.stats",))
 def distribution(ctx, fn: Function, points: float):
     """Draws consistent with the declared distribution; a catalogued variant's distribution is named."""
     name = ctx.student_name(fn.name)

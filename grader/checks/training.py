@@ -21,6 +21,7 @@ reference step (ascent, a learning rate applied twice or 1000 times) or no step 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import math
 import time
@@ -168,16 +169,21 @@ def _reference_run(data, params: dict, lr: float, schedule, evaluator: Evaluator
 
     def current() -> dict:
         return {k: v.detach().numpy().copy() for k, v in leaves.items()}
-    losses, first = [evaluator.loss(params)], None
+    tiny = torch.finfo(torch.float64).tiny
+    losses, first = [], None
     for idx in schedule:
         xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
         optimizer.zero_grad(set_to_none=True)
-        model.loss(model.reference(leaves, xb), yb).backward()
+        probs = model.reference(leaves, xb)
+        loss = model.loss(probs, yb)
+        # The training-set loss before this step: a full-batch step's own forward is that computation
+        # (the same kernels, and Evaluator's clamp changes nothing while every probability is above it).
+        losses.append(float(loss.detach()) if idx is None and bool(probs.min() >= tiny) else evaluator.loss(current()))
+        loss.backward()
         optimizer.step()
-        now = current()
-        first = first or now
-        losses.append(evaluator.loss(now))
+        first = first or current()
     final = current()
+    losses.append(evaluator.loss(final))
     return {"losses": losses, "first": first or final, "final": final, "accuracy": evaluator.accuracy(final)}
 
 
@@ -255,24 +261,16 @@ def chunk_sizes(schedule, every: int) -> list[int]:
 
 
 def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, label: str, curve: dict,
-               instances: list | None = None) -> CaseResult:
-    """Train the student's network on `schedule` and compare it with the reference run."""
+               reference_of, instances: list | None = None) -> CaseResult:
+    """Train the student's network on `schedule` and compare it with the reference run, which
+    `reference_of()` returns (run_reference's dict, with the seconds it took)."""
     lr = float(cfg["learning_rate"])
     dims = {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes, "N": len(data.y_train)}
     method = model.methods["train_step"]
     call = f"{model.class_name}.{method}(X, y_onehot, learning_rate={lr:g}) x {len(schedule)}"
-    started = time.perf_counter()
-    reference = run_reference(data, params, lr, schedule, evaluator)
-    curve.update(reference=_finite(reference["losses"]), student=[], student_steps=[], steps=len(schedule),
-                 reference_accuracy=reference["accuracy"])
-    ref_losses = reference["losses"]
     factor = float(cfg["divergence_factor"])
-    if not all(math.isfinite(v) for v in ref_losses) or max(ref_losses) > factor * ref_losses[0]:
-        raise _ConfigError(_("the reference itself diverges with this configuration ({label}, learning rate "
-                             "{lr:g}); lower the learning rate in the exercise's training options.").format(
-            label=label, lr=lr))
-    reference_s = time.perf_counter() - started
-
+    curve.update(student=[], student_steps=[], steps=len(schedule))
+    started = time.perf_counter()
     instance = Instance(ctx, model, Case(dims=dims), params)
     if instances is not None:
         instances.append(instance)
@@ -321,11 +319,14 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
             loss=loss, factor=factor, initial=losses[0])
         at = _("at step {step}").format(step=step) if where is None else _("by step {step} ({where})").format(
             step=step, where=where)
-        return CaseResult(label=label, passed=False, call=call, hint=first_hint, message=_(
+        return CaseResult(label=label, passed=False, call=call, hint=hint_of(), message=_(
             "training diverged {at}: the training loss after it {what} (the reference's: {ref:.4g}).").format(
-            at=at, what=what, ref=ref_losses[step]))
+            at=at, what=what, ref=reference_of()["losses"][step]))
 
-    current, first_hint, step = start, None, 0
+    current, after_first, step = start, None, 0
+
+    def hint_of() -> Hint | None:  # the first step's direction against the reference's
+        return None if after_first is None else first_step_hint(start, after_first, reference_of()["first"])
     for n in chunk_sizes(schedule, max(1, int(cfg.get("every", 5)))):
         before = current
         current, loss, failure = advance(step + 1, n)
@@ -350,15 +351,17 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
         steps.append(step)
         losses.append(loss)
         if step == 1:
-            first_hint = first_step_hint(start, current, reference["first"])
+            after_first = current
         if bad(loss):
             record()
             return diverged(step, loss, where)
-    student_s = time.perf_counter() - started - reference_s
+    student_s = time.perf_counter() - started
     accuracy = evaluator.accuracy(current)
     record()
     curve.update(student_accuracy=accuracy, dtype=str(instance.dtype), rtol=rtol, atol=atol,
-                 reference_s=round(reference_s, 3), student_s=round(student_s, 3))
+                 student_s=round(student_s, 3))
+    reference = reference_of()
+    ref_losses, first_hint = reference["losses"], hint_of()
 
     t = _first_mismatch(losses, [ref_losses[s] for s in steps], rtol, atol)
     if t is not None:
@@ -384,6 +387,42 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
 
 class _ConfigError(Exception):
     """The pinned configuration is unusable (the grader's side, not the student's)."""
+
+
+class ReferenceRuns:
+    """The reference runs of a check's plans, computed in a background thread while the student's
+    network trains in the child (the two take about as long, on the two cores a grading has)."""
+
+    def __init__(self, data, params: dict, lr: float, plans, evaluator: Evaluator, factor: float):
+        import concurrent.futures
+        self.lr, self.factor = lr, factor
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reference training")
+        self._runs = [self._pool.submit(self._timed, data, params, lr, schedule, evaluator)
+                      for _label, _key, schedule in plans]
+
+    @staticmethod
+    def _timed(data, params, lr, schedule, evaluator) -> dict:
+        started = time.perf_counter()
+        run = run_reference(data, params, lr, schedule, evaluator)
+        return {**run, "seconds": round(time.perf_counter() - started, 3)}
+
+    def checked(self, i: int, label: str, curve: dict) -> dict:
+        """Plan i's run, once computed, recorded in its curve; raises _ConfigError when the pinned
+        configuration makes the reference itself diverge (no student could pass)."""
+        reference = self._runs[i].result()
+        losses = reference["losses"]
+        curve.update(reference=_finite(losses), reference_accuracy=reference["accuracy"],
+                     reference_s=reference["seconds"])
+        if not all(math.isfinite(v) for v in losses) or max(losses) > self.factor * losses[0]:
+            raise _ConfigError(_("the reference itself diverges with this configuration ({label}, learning rate "
+                                 "{lr:g}); lower the learning rate in the exercise's training options.").format(
+                label=label, lr=self.lr))
+        return reference
+
+    def close(self) -> None:
+        for run in self._runs:
+            run.cancel()
+        self._pool.shutdown(wait=True)  # torch_threads is restored only after the runs are done
 
 
 def training_plans(ctx, model: Model, cfg: dict, data) -> tuple[dict, list[tuple[str, str, list]]]:
@@ -422,17 +461,25 @@ def model_training(ctx, model: Model, points: float):
                                                         "batch_size", "minibatch_steps", "accuracy_margin")}
         result.extra["curves"] = curves
         result.extra["plot_curves"] = bool(ctx.options.get("timing") or ctx.options.get("plots"))
-        for label, key, schedule in plans:
-            curves[key] = {"label": label}
+        # One thread each for the reference and for driving the student's run: small matrices, and two
+        # cores, one of them the child's.
+        with torch_threads(1):
+            references = ReferenceRuns(data, params, float(cfg["learning_rate"]), plans, evaluator,
+                                       float(cfg["divergence_factor"]))
             try:
-                with torch_threads(1):  # tiny matrices: threads only add overhead (and stall on a busy host)
+                for i, (label, key, schedule) in enumerate(plans):
+                    curves[key] = {"label": label}
+                    reference_of = functools.partial(references.checked, i, label, curves[key])
                     case = train_case(ctx, model, cfg, data, evaluator, params, schedule, label, curves[key],
-                                      instances)
+                                      reference_of, instances)
+                    reference_of()  # the configuration's own failure outranks a student's early error
+                    result.cases.append(case)
             except _ConfigError as error:
                 result.cases.clear()
                 result.status, result.message = ERROR, str(error)
                 return
-            result.cases.append(case)
+            finally:
+                references.close()
         handles = [i.handle for i in instances if i.handle is not None]
         if handles:
             ctx.sandbox.drop(*handles)  # the trained objects are not needed any more
