@@ -103,7 +103,7 @@ def _xavier(fan_in, fan_out, method):
 
 
 def _normal(std):
-    from grader.reference import init  # scipy.stats: only when a mistake is named
+    from grader.reference import init
     return init.normal(std)
 
 

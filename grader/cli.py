@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import sys
 import textwrap
@@ -196,11 +197,12 @@ def grade_command(path, out_dir, exercises, assignment, seed_file, example, colo
         usage_error(str(error))
 
     from .engine import grade
-    from .report import write_reports
+    from .report import prepare, write_reports
     from .report.terminal import render_terminal
+    reporters = functools.partial(prepare, ("html", "json", "md", *(("junit",) if junit_path else ())))
     with _unpacked(path) as folder:
         try:
-            result = grade(folder, spec, seed, exercise_ids=list(exercises) or None)
+            result = grade(folder, spec, seed, exercise_ids=list(exercises) or None, meanwhile=reporters)
         except (SubmissionError, AssignmentError) as error:
             usage_error(str(error).replace(str(folder), str(path)))  # the student's path, not a temporary one
     result.submission = str(path)

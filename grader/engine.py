@@ -8,10 +8,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import __version__
+from .ahead import planned as planned_ahead
+from .ahead import run_ahead
 from .assignment import Assignment
+from .context import CheckContext
 from .i18n import _, current_language
 from .loader import SubmissionError, nothing_graded, plan_submission
 from .notebook import map_errors
@@ -19,9 +22,7 @@ from .policy import FrameworkPolicy, enforce
 from .results import ERROR, CheckResult, ExerciseResult, GradeResult
 from .sandbox.session import Limits, Sandbox
 from .seeds import Seed
-
-if TYPE_CHECKING:
-    from .checks import CheckContext
+from .spec import unit_checks
 
 CHECKS = "grader.checks"  # the check kinds, and with them PyTorch: seconds to import
 
@@ -46,51 +47,79 @@ def limits_from(assignment: Assignment, **overrides) -> Limits:
 
 
 def grade(path: Path, assignment: Assignment, seed: Seed, *, exercise_ids: list[str] | None = None,
-          limits: Limits | None = None, hide: list[Path | str] = ()) -> GradeResult:
+          limits: Limits | None = None, hide: list[Path | str] = (), meanwhile=None) -> GradeResult:
     """Grade one submission. `hide`: more folders or files the student's code must not see (a batch's
-    class folder and output folder), beside the assignment's folder and the submission's own parent."""
+    class folder and output folder), beside the assignment's folder and the submission's own parent.
+    `meanwhile()`: work of the caller's to do in the background once the check kinds are loaded, while
+    grading mostly waits on the student's process (compiling the report's templates, say)."""
     started = time.perf_counter()
-    loading = _import_in_background(CHECKS)  # meanwhile the student's process starts on the other core
+    loading = BackgroundImport(CHECKS, then=meanwhile)
     try:
-        return _grade(path, assignment, seed, exercise_ids, limits, hide, started)
+        return _grade(path, assignment, seed, exercise_ids, limits, hide, started, loading)
     finally:
-        if loading is not None:
-            loading.join()
+        loading.join()
 
 
-def _import_in_background(name: str) -> threading.Thread | None:
-    if name in sys.modules:
+class BackgroundImport:
+    """A module imported in a thread, from when `start` is first called: the check kinds, and with them
+    PyTorch, from when the student's process starts (see Children.get). Not earlier: the import holds
+    the interpreter most of the time, and reading the submission and preparing the sandbox would wait."""
+
+    def __init__(self, name: str, then=None):
+        self.name, self.then, self.started, self.thread = name, then, False, None
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.thread = _import_in_background(self.name, self.then)
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+
+def _import_in_background(name: str, then=None) -> threading.Thread | None:
+    """Import `name` in a thread, then call then(); None when it is imported already and there is
+    nothing to do then."""
+    if name in sys.modules and then is None:
         return None
-    thread = threading.Thread(target=_import_quietly, args=(name,), name=f"import {name}", daemon=True)
+    thread = threading.Thread(target=_import_quietly, args=(name, then), name=f"import {name}", daemon=True)
     thread.start()
     return thread
 
 
-def _warm_imports(exercises, options) -> None:
-    """Import in the background the slow modules the selected exercises' check kinds declare
-    (`check_kind(imports=...)`): the import runs while earlier exercises wait on the student's process
-    and in torch's kernels, both of which release the GIL."""
+def _start_reference_work(exercises, options, ahead_of: dict, context) -> None:
+    """Before the first exercise is graded, start what the selected exercises' check kinds can do without
+    the student: their `prepare` hooks (the training check's reference runs start in a thread), and the
+    import of the slow modules they declare (`check_kind(imports=...)`, scipy.stats) in another. Both run
+    while exercises are graded, which mostly waits on the student's process or in torch's kernels, and
+    neither holds the GIL then."""
     from .checks import lookup
     wanted: list[str] = []
     for exercise in exercises:
-        for unit in exercise.units:
-            names = list(unit.checks) + [kind for option, kinds in getattr(unit, "optional_checks", {}).items()
-                                         if options.get(option) for kind in kinds]
-            for name in names:
-                kind = lookup(name, unit)
-                wanted += getattr(kind, "imports", ()) if kind is not None else ()
+        kinds = [(unit, kind) for unit in exercise.units for name in unit_checks(unit, options)
+                 if (kind := lookup(name, unit)) is not None]
+        wanted += [module for _unit, kind in kinds for module in kind.imports]
+        prepare = [(unit, kind.name, kind.prepare) for unit, kind in kinds if kind.prepare is not None]
+        if prepare:
+            ctx = context(exercise)
+            ctx.ahead = ahead_of.setdefault(exercise.id, ({}, range(0)))[0]
+            run_ahead(ctx, prepare, stage="reference")
     for name in dict.fromkeys(wanted):
         _import_in_background(name)
 
 
-def _import_quietly(name: str) -> None:
+def _import_quietly(name: str, then=None) -> None:
     try:
         importlib.import_module(name)
-    except BaseException:  # noqa: BLE001 - the grading thread imports it again and reports the error
-        pass
+        if then is not None:
+            then()
+    except BaseException:  # noqa: BLE001 - the grading thread imports it again and reports the error;
+        pass  # `then` is only a head start on work done again when needed
 
 
-def _grade(path, assignment: Assignment, seed: Seed, exercise_ids, limits, hide, started: float) -> GradeResult:
+def _grade(path, assignment: Assignment, seed: Seed, exercise_ids, limits, hide, started: float,
+           loading: BackgroundImport) -> GradeResult:
     exercises = assignment.select(exercise_ids)
     names = {canonical: assignment.names.get(canonical, canonical)
              for exercise in exercises for canonical in exercise.required_names() + exercise.related_names()}
@@ -106,19 +135,33 @@ def _grade(path, assignment: Assignment, seed: Seed, exercise_ids, limits, hide,
     policy = FrameworkPolicy.from_options(assignment.options)
     with contextlib.ExitStack() as stack:
         children = Children(stack, plan, assignment, policy, limits or limits_from(assignment),
-                            [assignment.path.parent, *hide], result, names, exercises)
+                            [assignment.path.parent, *hide], result, names, exercises, loading.start)
+
+        def context(exercise) -> CheckContext:
+            return CheckContext(sandbox=children.get(exercise.frameworks), exercise=exercise, seed=seed.value,
+                                definitions=plan.definitions,
+                                import_errors=children.import_errors[tuple(sorted(exercise.frameworks))],
+                                names=assignment.names, options=assignment.options,
+                                unparsable=[str(i) for i in plan.errors if i.kind in ("syntax", "encoding")],
+                                sandbox_for=children.pair)
+        # The student's side of the checks that need no PyTorch, while the grader is importing it (ahead.py).
+        ahead_of: dict[str, tuple[dict, range]] = {}  # exercise -> (its ctx.ahead, the violations meanwhile)
+        for exercise in exercises:
+            work = planned_ahead(exercise, assignment.options)
+            if work:
+                ctx = context(exercise)
+                before = len(ctx.sandbox.violations)
+                run_ahead(ctx, work)
+                ahead_of[exercise.id] = ctx.ahead, range(before, len(ctx.sandbox.violations))
         for i, exercise in enumerate(exercises):
-            sandbox = children.get(exercise.frameworks)
-            from .checks import CheckContext  # waits for the import started in grade()
-            if i == 0:
-                _warm_imports(exercises, assignment.options)
-            ctx = CheckContext(sandbox=sandbox, exercise=exercise, seed=seed.value, definitions=plan.definitions,
-                               import_errors=children.import_errors[tuple(sorted(exercise.frameworks))],
-                               names=assignment.names, options=assignment.options,
-                               unparsable=[str(i) for i in plan.errors if i.kind in ("syntax", "encoding")],
-                               sandbox_for=children.pair)
-            seen = len(sandbox.violations)  # framework-policy violations so far
-            result.exercises.append(enforce(grade_exercise(ctx), ctx, sandbox.violations, seen))
+            if i == 0:  # once the check kinds (and PyTorch) are loaded: this waits for their import
+                from .timing import torch_threads
+                stack.enter_context(torch_threads(1))  # small matrices; the other core runs the student
+                _start_reference_work(exercises, assignment.options, ahead_of, context)
+            ctx = context(exercise)
+            ctx.ahead, during_ahead = ahead_of.get(exercise.id, ({}, range(0)))
+            seen = len(ctx.sandbox.violations)  # framework-policy violations so far
+            result.exercises.append(enforce(grade_exercise(ctx), ctx, ctx.sandbox.violations, seen, during_ahead))
         for sandbox in children.opened():
             for key, value in sandbox.protections.items():  # a protection holds when it held in every child
                 result.protections[key] = result.protections.get(key, True) and value
@@ -138,10 +181,11 @@ class Children:
     the assignment has PyTorch exercises, importable only as an inert stand-in), PyTorch exercises in a child
     that may load it and that imports only the modules defining their names."""
 
-    def __init__(self, stack, plan, assignment, policy, limits, hide, result, names, exercises):
+    def __init__(self, stack, plan, assignment, policy, limits, hide, result, names, exercises, starting=None):
         self.stack, self.plan, self.assignment, self.policy = stack, plan, assignment, policy
         self.limits, self.hide, self.result, self.names = limits, hide, result, names
         self.exercises = exercises
+        self.starting = starting  # called as a student's process starts: the grader's own imports begin
         self.boxes: dict[tuple, Any] = {}
         self.import_errors: dict[tuple, dict] = {}
         self.reported: set[str] = set()
@@ -173,6 +217,8 @@ class Children:
         # What the working copy left out (links, special files, over the caps): the same for every child.
         self.result.notes += [n for n in sandbox.notes if n not in self.result.notes]
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
+        if self.starting is not None:
+            self.starting()
         shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
         errors = {m: e for m, e in sandbox.start().items() if e is not None}
         for module, error in errors.items():
@@ -191,10 +237,7 @@ def grade_exercise(ctx: CheckContext) -> ExerciseResult:
     exercise = ctx.exercise
     graded = ExerciseResult(id=exercise.id, title=_(exercise.title))  # titles are extracted from exercises
     for unit in exercise.units:
-        checks = dict(unit.checks)
-        for option, kinds in getattr(unit, "optional_checks", {}).items():  # opt-in kinds (e.g. timing)
-            if ctx.options.get(option):
-                checks.update(kinds)
+        checks = unit_checks(unit, ctx.options)
         results = []
         for name, points in checks.items():
             kind = lookup(name, unit)

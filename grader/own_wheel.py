@@ -6,20 +6,27 @@ grader that wrote them, with no package index that has to know it. Two ways to b
 - from a source tree (a checkout, an editable install): pip builds the wheel with setuptools, from a
   copy of the tree, so nothing is written into the instructor's folder and no stale build/ leaks in;
 - from an installed package (pip install of a wheel): its installed files, as listed in its RECORD,
-  are packed back into a wheel by `wheel pack`, which regenerates the RECORD.
+  are packed back into a wheel by the `wheel` library (what `wheel pack` does, in this process), which
+  regenerates the RECORD.
 
 Both run offline (no build isolation, no dependencies resolved) and refuse a wheel whose version is
-not the running one.
+not the running one. A build from a source tree takes pip a couple of seconds, so its wheel is kept in
+the user's cache (XDG_CACHE_HOME, else ~/.cache: nn-autograder/wheels/), under a hash of every file it
+is built from: a checkout whose files have not changed since gets the same wheel back at once, and any
+change builds anew.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from . import __version__
@@ -92,12 +99,68 @@ def _from_installation(dist: importlib.metadata.Distribution, out: Path) -> None
         target = unpacked.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(dist.locate_file(file), target)
-    _run([sys.executable, "-m", "wheel", "pack", "--dest-dir", str(out), str(unpacked)], "wheel pack")
+    from wheel.wheelfile import WheelFile  # the library behind `wheel pack`, without its process
+    try:
+        with WheelFile(out / wheel_name(), "w") as packed:
+            packed.write_files(str(unpacked))
+    except (OSError, ValueError) as error:
+        raise WheelError(_("cannot build the grader's wheel ({what}): {error}\nGive --package to install the "
+                           "grader from elsewhere (a git URL, an index).").format(what="wheel", error=error))
+
+
+def cache_dir() -> Path:
+    """Where built wheels are kept: $XDG_CACHE_HOME/nn-autograder/wheels, else ~/.cache/..."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nn-autograder" / "wheels"
+
+
+def source_fingerprint(root: Path) -> str:
+    """A hash of every file a build from `root` copies (the names and the bytes), with the version."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(__version__.encode())
+    for folder, dirs, files in os.walk(root):
+        ignored = _NOT_SOURCE(folder, dirs + files)
+        dirs[:] = sorted(d for d in dirs if d not in ignored)
+        for name in sorted(f for f in files if f not in ignored):
+            path = Path(folder, name)
+            if path.is_symlink() or not path.is_file():
+                continue
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _cached(root: Path, out: Path, cache: Path | None) -> None:
+    """The source tree's wheel into `out`: from the cache when one was built from the same files, else
+    built by pip and kept there (a cache that cannot be written only costs the next build)."""
+    slot = None if cache is None else cache / source_fingerprint(root) / wheel_name()
+    if slot is not None and slot.is_file():
+        try:
+            with zipfile.ZipFile(slot) as wheel:
+                whole = wheel.testzip() is None
+        except (OSError, zipfile.BadZipFile):
+            whole = False
+        if whole:
+            shutil.copyfile(slot, out / wheel_name())
+            return
+    _from_source(root, out)
+    built = out / wheel_name()
+    if slot is None or not built.is_file():
+        return
+    try:
+        slot.parent.mkdir(parents=True, exist_ok=True)
+        partial = slot.with_name(f".{slot.name}.{os.getpid()}")
+        shutil.copyfile(built, partial)
+        os.replace(partial, slot)  # whole or absent, for a grader running beside this one
+    except OSError:
+        pass
 
 
 @functools.cache
-def own_wheel() -> tuple[str, bytes]:
-    """(file name, contents) of the running grader's wheel; built once per process."""
+def own_wheel(cache: Path | None = None) -> tuple[str, bytes]:
+    """(file name, contents) of the running grader's wheel; built once per process, and from a source
+    tree once per state of its files (`cache`: where, default cache_dir())."""
     with tempfile.TemporaryDirectory(prefix="nn-autograder-wheel-") as folder:
         out = Path(folder) / "wheel"
         out.mkdir()
@@ -109,7 +172,7 @@ def own_wheel() -> tuple[str, bytes]:
                                    "wheel. Give --package to install the grader from elsewhere (a git URL, "
                                    "an index)."))
         if root is not None:
-            _from_source(root, out)
+            _cached(root, out, cache or cache_dir())
         else:
             _from_installation(dist, out)
         wheels = list(out.glob("*.whl"))

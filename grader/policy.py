@@ -182,12 +182,14 @@ def exercise_modules(ctx) -> set[str]:
     return modules
 
 
-def enforce(graded: ExerciseResult, ctx, violations: list[Violation], since: int) -> ExerciseResult:
+def enforce(graded: ExerciseResult, ctx, violations: list[Violation], since: int,
+            also: range = range(0)) -> ExerciseResult:
     """Zero an exercise when a violation happened while it was graded, or while importing a module that
-    defines one of its names. `since`: how many violations there were when the exercise started."""
+    defines one of its names. `since`: how many violations there were when the exercise started; `also`:
+    the violations of its work done ahead (grader/ahead.py), before other exercises were graded."""
     modules = exercise_modules(ctx)
     relevant = [v for k, v in enumerate(violations)
-                if (v.module in modules) or (v.module is None and k >= since)]
+                if (v.module in modules) or (v.module is None and (k >= since or k in also))]
     if not relevant:
         return graded
     message = relevant[0].message()

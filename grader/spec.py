@@ -361,3 +361,13 @@ def as_float64(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=np.float64)
+
+
+def unit_checks(unit, options: dict) -> dict[str, float]:
+    """The check kinds a unit is graded by, with their points: its `checks`, and the opt-in kinds of
+    `optional_checks` whose option the assignment turns on (timing)."""
+    checks = dict(unit.checks)
+    for option, kinds in getattr(unit, "optional_checks", {}).items():
+        if options.get(option):
+            checks.update(kinds)
+    return checks

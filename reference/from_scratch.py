@@ -79,7 +79,7 @@ def gradients(parameters: dict, X: np.ndarray, Y: np.ndarray, loss=None) -> tupl
 def init_distribution(fan_in, fan_out, method):
     """The distribution of every weight of a layer: He (kaiming_normal_, fan_in, ReLU gain) or Xavier
     (xavier_normal_, gain 1), as torch.nn.init draws them."""
-    from . import init  # scipy.stats: only when an initializer is graded
+    from . import init
     std = math.sqrt(2.0 / fan_in) if method == "he" else math.sqrt(2.0 / (fan_in + fan_out))
     return init.normal(std)
 

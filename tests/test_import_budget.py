@@ -37,8 +37,10 @@ def test_commands_that_read_the_assignment_do_not_import_torch(args, tmp_path):
 
 @pytest.mark.slow
 def test_grading_numpy_exercises_imports_no_compiler_no_sympy_no_scipy_stats_no_sklearn(tmp_path):
-    # network (SGD steps, training on digits), optimizers (SGD, RMSprop, Adam, AdamW), layers (sgd_step).
-    modules = imported(["--example", "-e", "network", "-e", "optimizers", "-e", "layers", "--out", "out"], tmp_path)
+    # network (SGD steps, training on digits), optimizers (SGD, RMSprop, Adam, AdamW), layers (sgd_step),
+    # init (draws tested against normal and uniform distributions: grader/distributions.py).
+    modules = imported(["--example", "-e", "network", "-e", "optimizers", "-e", "layers", "-e", "init",
+                        "--out", "out"], tmp_path)
     tests = json.loads((tmp_path / "out" / "results.json").read_text())["tests"]
     assert sum(t["score"] for t in tests) == sum(t["max_score"] for t in tests) > 0  # it really graded
     assert "torch" in modules

@@ -315,3 +315,35 @@ def test_start_and_round_trip_are_fast(good):
     rt = statistics.median(times)
     print(f"child start {good.start_times[0] * 1e3:.0f} ms, call round trip {rt * 1e6:.0f} us")
     assert rt < 0.005 and good.start_times[0] < 2
+
+
+# ------------------------------------------------------------------------------ several calls in one request
+
+
+def test_each_calls_once_per_argument_list_in_one_request_and_names_the_call_that_failed(sb):
+    handle = sb.call("Linear", 2, 3, keep=True).handle
+    seq = sb._seq
+    xs = [np.ones((1, 2)), np.full((4, 2), 2.0), np.zeros((2, 2))]
+    out = sb.call("forward", obj=handle, each=[(x,) for x in xs], return_args=False, read_after=["calls", "W"])
+    assert out.ok and sb._seq == seq + 1  # three calls and the read: one exchange
+    assert out.value.shape == (2, 3) and out.attrs["calls"] == 3 and out.attrs["W"].shape == (2, 3)
+    bad = sb.call("forward", obj=handle, each=[(xs[0],), (np.ones((1, 5)),), (xs[0],)], read_after=["calls"])
+    assert not bad.ok and bad.at == 1 and "ValueError" in bad.error.message and bad.attrs == {}
+    assert sb.getattrs(handle, ["calls"]).value == {"calls": 5}  # 3, then 2 (the second raised): no third
+
+
+def test_read_after_gives_what_getattrs_gives_raising_properties_included(sb):
+    handle = sb.call("Linear", 2, 3, keep=True).handle
+    out = sb.call("forward", np.ones((1, 2)), obj=handle, read_after=["calls", "broken"])
+    assert out.ok and out.attrs["calls"] == 1
+    assert isinstance(out.attrs["broken"], Missing) and "no such thing" in out.attrs["broken"].message
+    assert out.attrs.keys() == sb.getattrs(handle, ["calls", "broken"]).value.keys()
+
+
+def test_each_collects_every_result_and_those_before_a_failure(sb):
+    handle = sb.call("Linear", 2, 3, keep=True).handle
+    xs = [np.ones((1, 2)), np.full((2, 2), 2.0), np.ones((1, 7)), np.ones((1, 2))]
+    out = sb.call("forward", obj=handle, each=[(x,) for x in xs[:2]], collect=True, return_args=False)
+    assert out.ok and [v.shape for v in out.value] == [(1, 3), (2, 3)]
+    bad = sb.call("forward", obj=handle, each=[(x,) for x in xs], collect=True, return_args=False)
+    assert not bad.ok and bad.at == 2 and [v.shape for v in bad.value] == [(1, 3), (2, 3)]

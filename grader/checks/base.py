@@ -29,10 +29,10 @@ import numpy as np
 from .. import compare as comparing
 from .. import hints
 from ..i18n import _
-from ..inputs import rng_for
 from ..results import (ERROR, FAILED, NOT_ATTEMPTED, PASSED, SKIPPED, CaseResult, CheckResult, Hint,
                        Location, status_of)
-from ..spec import RENAMED_CHECKS, Exercise, Mistake, as_float64
+from ..context import CheckContext, NotAttempted, Unavailable, outcome_failure  # noqa: F401 - part of this API
+from ..spec import RENAMED_CHECKS, Mistake, as_float64
 
 Runner = Callable[["CheckContext", Any, float], CheckResult]
 # Multipliers of the dtype's default (rtol, atol) for the check being run, from the assignment's
@@ -70,6 +70,7 @@ class CheckKind:
         self.depends_on = depends_on if depends_on == MAIN else tuple(depends_on)
         self.replay = replay  # None: validate cannot replay this kind (it says so)
         self.verify: Callable | None = None  # checks of the reference itself (autograd against finite differences)
+        self.prepare: Callable | None = None  # reference work started before the exercises are graded
         self.__doc__ = doc or run.__doc__
         self.__name__ = getattr(run, "__name__", name)
 
@@ -85,6 +86,14 @@ class CheckKind:
         """Decorator: set the `verify` hook, `hook(ctx, unit) -> Iterable[(case label, problem or None)]`:
         properties of the reference the check relies on (its gradients match finite differences...)."""
         self.verify = hook
+        return hook
+
+    def prepares(self, hook: Callable[["CheckContext", Any], Any]) -> Callable:
+        """Decorator: set the `prepare` hook, `hook(ctx, unit) -> anything`: reference work that needs no
+        student, started by the engine as soon as the references are loaded (before any exercise is
+        graded), typically in a thread; `run` gets what it returned with ctx.take_ahead(unit, kind,
+        "reference")."""
+        self.prepare = hook
         return hook
 
     def grades(self, unit) -> bool:
@@ -191,90 +200,6 @@ def apply_dependencies(unit, results: list[CheckResult]) -> None:
         else:
             result.message = f"{note} {result.message}".strip()
         result.extra["depends_on"] = broken[0].name
-
-
-class NotAttempted(Exception):
-    """The graded name is missing or raises NotImplementedError: 0 points, no error."""
-
-
-class Unavailable(Exception):
-    """The graded name cannot be run at all (its module failed to import)."""
-
-
-@dataclass
-class CheckContext:
-    sandbox: Any  # grader.sandbox.session.Sandbox
-    exercise: Exercise
-    seed: int
-    definitions: dict[str, Any]  # canonical name -> loader Definition (module, location)
-    import_errors: dict[str, Any] = field(default_factory=dict)  # module -> ErrorInfo
-    names: dict[str, str] = field(default_factory=dict)  # canonical -> the assignment's student-facing name
-    options: dict[str, Any] = field(default_factory=dict)  # assignment options (tolerances, layout...)
-    output: list[str] = field(default_factory=list)  # student output collected during the current check
-    unparsable: list[str] = field(default_factory=list)  # files that do not parse, e.g. "network.py:48: ..."
-    # (the student's process, its import errors) for a set of frameworks: () is the NumPy child (a PyTorch
-    # check runs the student's NumPy twin there). None outside the engine: only `sandbox`.
-    sandbox_for: Callable[[tuple], Any] | None = None
-
-    def student_name(self, canonical: str) -> str:
-        return self.names.get(canonical, canonical)
-
-    def rng(self, *parts: str) -> np.random.Generator:
-        return rng_for(self.seed, self.exercise.id, *parts)
-
-    def location(self, canonical: str, method: str | None = None) -> Location | None:
-        definition = self.definitions.get(self.student_name(canonical))
-        if definition is None:
-            return None
-        if method and getattr(definition, "methods", None) and method in definition.methods:
-            if getattr(definition, "source", None) is not None:  # notebooks: the method's own cell
-                return definition.source.location(definition.methods[method])
-            loc = definition.location
-            return Location(file=loc.file, line=definition.methods[method])
-        return definition.location
-
-    def require(self, canonical: str) -> str:
-        """The module defining a graded name; raises NotAttempted / Unavailable as appropriate."""
-        name = self.student_name(canonical)
-        definition = self.definitions.get(name)
-        if definition is None and self.unparsable:
-            raise Unavailable(_("{name} was not found, and {files} cannot be read until it is fixed.").format(
-                name=name, files="; ".join(self.unparsable)))
-        if definition is None:
-            raise NotAttempted(_("{name} is not defined in your submission.").format(name=name))
-        error = self.import_errors.get(definition.module)
-        if error is not None:
-            raise Unavailable(_("{name} could not be loaded: {file} failed to import: {error}").format(
-                name=name, file=definition.file, error=error.message))
-        return definition.module
-
-    def call(self, canonical: str, *args, obj=None, keep=False, kwargs=None, return_args=True, adapter=None):
-        """Call a student function (or a method on a kept object) and collect what it printed.
-        return_args=False: the arguments are not sent back (args_after stays empty; saves time).
-        adapter: run the grader's action of that name on the student's function instead (torch_ops.py)."""
-        extra = {"adapter": adapter} if adapter is not None else {}
-        if obj is None:
-            module = self.require(canonical)
-            outcome = self.sandbox.call(self.student_name(canonical), *args, module=module, keep=keep,
-                                        kwargs=kwargs, return_args=return_args, **extra)
-        else:
-            outcome = self.sandbox.call(canonical, *args, obj=obj, keep=keep, kwargs=kwargs,
-                                        return_args=return_args, **extra)
-        if outcome.output:
-            self.output.append(outcome.output)
-        return outcome
-
-
-def outcome_failure(outcome, what: str) -> str | None:
-    """None when the call succeeded; otherwise the message a student reads. NotImplementedError
-    means the student has not started this function yet."""
-    if outcome.ok:
-        return None
-    error = outcome.error
-    if error.type == "NotImplementedError":
-        raise NotAttempted(_("{what} is not implemented yet (it raises NotImplementedError).").format(what=what))
-    where = f" ({error.file}:{error.line})" if error.file and error.line else ""
-    return f"{error.message}{where}"
 
 
 def compare_output(actual, expected, *, output: str, unit=None, batch_size: int | None = None,

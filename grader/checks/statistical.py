@@ -2,8 +2,9 @@
 
 The exercise declares the exact target distribution; this module does the statistics. A Function
 graded here has arguments named after its case's dimensions (the sizes, e.g. fan_in and fan_out)
-and one `seed` argument; `reference(*sizes)` returns a frozen scipy.stats distribution, and so does
-every catalogued mistake's `reference` (the distribution of that wrong variant). The student returns
+and one `seed` argument; `reference(*sizes)` returns a frozen scipy.stats distribution (or one of
+grader/distributions.py, which grade without importing scipy.stats), and so does every catalogued
+mistake's `reference` (the distribution of that wrong variant). The student returns
 an array of shape `sizes` (in argument order) of independent draws; in a features-first
 assignment, that shape as the function's `features_first["out"]` says (a weight (fan_in, fan_out)
 becomes (fan_out, fan_in)).
@@ -42,6 +43,7 @@ import statistics
 import numpy as np
 
 from ..compare import coerce, shapes_equivalent
+from ..distributions import ks_statistic
 from ..i18n import _
 from ..inputs import draw
 from ..layout import Layout, symbolic_shape
@@ -52,9 +54,6 @@ from .base import Replay, attempt, check_kind, outcome_failure, run_check
 ALPHA = 1e-8  # size of each test
 
 
-def _ks_statistic(x, cdf) -> float:
-    from scipy import stats  # imported here: scipy.stats costs 0.5 s at start-up for every grade
-    return float(stats.kstest(x, cdf).statistic)
 
 Z = statistics.NormalDist().inv_cdf(1 - ALPHA / 2)  # 5.73
 NORMAL_CDF = statistics.NormalDist().cdf
@@ -81,7 +80,7 @@ def statistics(x: np.ndarray, dist) -> dict[str, float]:
         "n": n, "mean": float(x.mean()), "var": m2, "target_mean": mu, "target_var": v,
         "z_mean": (float(x.mean()) - mu) * math.sqrt(n / v),
         "z_var": (m2 / v - 1) / math.sqrt((g2 + 2) / n),
-        "ks": _ks_statistic(x, dist.cdf),
+        "ks": ks_statistic(x, dist.cdf),
         "ks_max": ks_threshold(n),
     }
 
@@ -174,7 +173,7 @@ def _describe(name: str, fn: Function, values: list) -> str:
     return f"{name}({', '.join(f'{n}={v!r}' for n, v in zip(fn.args, values))})"
 
 
-@check_kind("distribution", units=(Function,), main=True, imports=("scipy.stats",))
+@check_kind("distribution", units=(Function,), main=True)
 def distribution(ctx, fn: Function, points: float):
     """Draws consistent with the declared distribution; a catalogued variant's distribution is named."""
     name = ctx.student_name(fn.name)

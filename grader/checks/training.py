@@ -34,29 +34,11 @@ from .. import optim  # torch.optim's classes without the compiler import
 from ..data import DataError, load_dataset
 from ..i18n import _
 from ..results import ERROR, CaseResult, Hint
-from ..spec import Case, Model
+from ..spec import Model
 from ..timing import torch_threads
-from .base import Replay, check_kind, outcome_failure, run_check
-from .model import Instance, make_params
+from ..training_run import DEFAULTS, StudentRun, chunk_sizes, onehot, training_config, training_plans  # noqa: F401
+from .base import Replay, check_kind, run_check
 
-DEFAULTS = {
-    "dataset": "digits",
-    "hidden": 64,
-    "learning_rate": 0.5,
-    "full_batch_steps": 100,
-    "batch_size": 32,
-    "minibatch_steps": 90,  # two epochs of 32 on digits' 1437 training images
-    "train_size": None,
-    "test_size": None,
-    "accuracy_margin": 0.01,  # the student's test accuracy must reach the reference's minus this
-    "divergence_factor": 2.0,
-    "every": 5,  # full-batch steps per child call (the batch crosses the pipe once per call)
-}
-# Sizes that keep a check on the larger data sets fast; the instructor may raise them.
-DATASET_DEFAULTS = {
-    "mnist": {"train_size": 2000, "test_size": 1000, "learning_rate": 0.05},
-    "cifar10": {"train_size": 2000, "test_size": 1000, "learning_rate": 0.01},
-}
 # (rtol, atol) per dtype the student computes in, the base of compare.py's rule for a trained quantity:
 # a trajectory of 190 steps amplifies each step's rounding (float64 agrees to ~1e-15 after it, float32
 # drifts ~1e-5), so these replace torch.testing's one-operation values. The scale T of compare.py's rule:
@@ -67,39 +49,10 @@ DATASET_DEFAULTS = {
 TOLERANCES = {"float64": (1e-9, 1e-9), "float32": (1e-3, 1e-3)}
 
 
-def training_config(ctx, model: Model) -> dict:
-    """Defaults < the exercise's Model.training < the data set's defaults when the assignment picks another
-    data set than the exercise's (`dataset` option, --dataset) < the assignment's [training] table."""
-    options = dict(ctx.options.get("training") or {})
-    pinned = model.training.get("dataset") or DEFAULTS["dataset"]
-    dataset = str(options.get("dataset") or ctx.options.get("dataset") or pinned).lower()
-    switched = DATASET_DEFAULTS.get(dataset, {}) if dataset != pinned else {}
-    cfg = {**DEFAULTS, **model.training, **switched, **options}
-    cfg["dataset"] = dataset
-    cfg["data_dir"] = options.get("data_dir") or ctx.options.get("data_dir")
-    return cfg
-
-
 def tolerance(dtype, cfg: dict) -> tuple[float, float]:
     name = "float64" if np.dtype(dtype) == np.float64 else "float32"
     tol = (cfg.get("tolerance") or {}).get(name) or TOLERANCES[name]
     return float(tol[0]), float(tol[1])
-
-
-def batch_schedule(n: int, batch_size: int | None, steps: int, rng) -> list[np.ndarray | None]:
-    """Index arrays for each step: None (the full batch), or consecutive slices of a fresh
-    permutation per epoch (the last batch of an epoch may be smaller)."""
-    if not batch_size or batch_size >= n:
-        return [None] * steps
-    out: list[np.ndarray | None] = []
-    while len(out) < steps:
-        order = rng.permutation(n)
-        out.extend(order[i:i + batch_size] for i in range(0, n, batch_size))
-    return out[:steps]
-
-
-def onehot(labels: np.ndarray, classes: int) -> np.ndarray:
-    return np.eye(classes)[labels]
 
 
 class Evaluator:
@@ -187,27 +140,6 @@ def _reference_run(data, params: dict, lr: float, schedule, evaluator: Evaluator
     return {"losses": losses, "first": first or final, "final": final, "accuracy": evaluator.accuracy(final)}
 
 
-def _read(instance, model: Model, shapes: dict, step: int) -> tuple[dict | None, str | None]:
-    """The student's parameters as float64 arrays in the grader's shapes, or why they are unusable."""
-    values, failure = instance.params()
-    if failure:
-        return None, _("reading the parameters after step {step} failed: {error}").format(step=step, error=failure)
-    out = {}
-    for name in model.params:
-        v = values.get(name)
-        try:
-            arr = np.asarray(v, dtype=np.float64)
-        except (TypeError, ValueError):
-            arr = None
-        n = int(np.prod(shapes[name]))
-        if not isinstance(v, np.ndarray) or arr is None or arr.size != n:
-            got = f"shape {v.shape}" if isinstance(v, np.ndarray) else type(v).__name__
-            return None, _("after step {step}, self.{name} is {got}; expected an array of {n} numbers.").format(
-                step=step, name=name, got=got, n=n)
-        out[name] = arr.reshape(shapes[name])
-    return out, None
-
-
 def first_step_hint(start: dict, student: dict, reference: dict) -> Hint | None:
     """Compare the student's first step with the reference step (same weights, same batch)."""
     ds = {k: student[k] - start[k] for k in start}
@@ -248,65 +180,42 @@ def _finite(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def chunk_sizes(schedule, every: int) -> list[int]:
-    """Steps between two reads of the parameters: the first step alone (its direction is compared),
-    then `every` steps. Full-batch steps of a chunk run as one `repeat` call (the batch crosses the
-    pipe once); mini-batch steps one call each."""
-    sizes, step = [], 0
-    while step < len(schedule):
-        n = 1 if step == 0 else min(every, len(schedule) - step)
-        sizes.append(n)
-        step += n
-    return sizes
-
-
 def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, label: str, curve: dict,
-               reference_of, instances: list | None = None) -> CaseResult:
+               reference_of, run: StudentRun | None = None, instances: list | None = None) -> CaseResult:
     """Train the student's network on `schedule` and compare it with the reference run, which
-    `reference_of()` returns (run_reference's dict, with the seconds it took)."""
+    `reference_of()` returns (run_reference's dict, with the seconds it took). `run`: the student's run
+    on this schedule recorded ahead (grader/training_run.py), else it runs now."""
     lr = float(cfg["learning_rate"])
-    dims = {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes, "N": len(data.y_train)}
     method = model.methods["train_step"]
     call = f"{model.class_name}.{method}(X, y_onehot, learning_rate={lr:g}) x {len(schedule)}"
     factor = float(cfg["divergence_factor"])
     curve.update(student=[], student_steps=[], steps=len(schedule))
-    started = time.perf_counter()
-    instance = Instance(ctx, model, Case(dims=dims), params)
+    run = run or StudentRun(ctx, model, cfg, data, params, schedule)
+    run.adopt(ctx)
+    instance = run.instance
     if instances is not None:
         instances.append(instance)
-    if instance.failure is not None:
-        return CaseResult(label=label, passed=False, call=call, message=instance.failure, status=ERROR)
-    shapes = {k: params[k].shape for k in model.params}
-    start, failure = _read(instance, model, shapes, 0)
-    if failure:
-        return CaseResult(label=label, passed=False, call=call, message=failure, status=ERROR)
+
+    def collect_output():
+        ctx.output.extend(run.output)
+        run.output.clear()
+    collect_output()
+    if run.failure is not None:
+        return CaseResult(label=label, passed=False, call=call, message=run.failure, status=ERROR)
+    start = run.start
     rtol, atol = tolerance(instance.dtype, cfg)
-    X = np.ascontiguousarray(data.X_train, dtype=np.float64)
-    Y = data.Y_train
     steps, losses = [0], [evaluator.loss(start)]
 
     def record():
         curve.update(student=_finite(losses), student_steps=list(steps))
 
     def advance(first: int, n: int):
-        """Run steps first..first+n-1, then read the parameters: (params, loss, failure message).
-        A failure in a call of one step names its step; in a `repeat` call of several, the caller
-        replays them one at a time."""
-        calls = [(first, n)] if all(schedule[i] is None for i in range(first - 1, first - 1 + n)) \
-            else [(first + i, 1) for i in range(n)]
-        for at, count in calls:
-            idx = schedule[at - 1]
-            xb, yb = (X, Y) if idx is None else (X[idx], Y[idx])
-            outcome = ctx.sandbox.call(method, xb, yb, lr, obj=instance.handle, return_args=False,
-                                       repeat=count if count > 1 else None)
-            if outcome.output:
-                ctx.output.append(outcome.output)
-            failure = outcome_failure(outcome, f"{model.class_name}.{method}()")
-            if failure:  # (the step, if known, and the message)
-                return None, math.nan, (None if count > 1 else at, failure)
-        current, failure = _read(instance, model, shapes, first + n - 1)
+        """Steps first..first+n-1 (recorded ahead, or run now): (params, loss, failure), the failure as
+        (its step or None, message)."""
+        current, failure = run.advance(first, n)
+        collect_output()
         if failure:
-            return None, math.nan, (first + n - 1, failure)
+            return None, math.nan, failure
         finite = all(np.all(np.isfinite(v)) for v in current.values())
         return current, (evaluator.loss(current) if finite else math.nan), None
 
@@ -327,7 +236,7 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
 
     def hint_of() -> Hint | None:  # the first step's direction against the reference's
         return None if after_first is None else first_step_hint(start, after_first, reference_of()["first"])
-    for n in chunk_sizes(schedule, max(1, int(cfg.get("every", 5)))):
+    for n in chunk_sizes(schedule, run.every):
         before = current
         current, loss, failure = advance(step + 1, n)
         at, where = step + n, None
@@ -355,11 +264,10 @@ def train_case(ctx, model: Model, cfg: dict, data, evaluator, params, schedule, 
         if bad(loss):
             record()
             return diverged(step, loss, where)
-    student_s = time.perf_counter() - started
     accuracy = evaluator.accuracy(current)
     record()
     curve.update(student_accuracy=accuracy, dtype=str(instance.dtype), rtol=rtol, atol=atol,
-                 student_s=round(student_s, 3))
+                 student_s=round(run.seconds, 3))
     reference = reference_of()
     ref_losses, first_hint = reference["losses"], hint_of()
 
@@ -390,20 +298,25 @@ class _ConfigError(Exception):
 
 
 class ReferenceRuns:
-    """The reference runs of a check's plans, computed in a background thread while the student's
-    network trains in the child (the two take about as long, on the two cores a grading has)."""
+    """The reference runs of a check's plans, computed in a background thread: from the engine's start of
+    the grading (the kind's prepare hook), while the exercise's other checks are graded."""
 
-    def __init__(self, data, params: dict, lr: float, plans, evaluator: Evaluator, factor: float):
+    def __init__(self, ctx, model: Model, cfg: dict, data):
         import concurrent.futures
-        self.lr, self.factor = lr, factor
+        self.lr, self.factor = float(cfg["learning_rate"]), float(cfg["divergence_factor"])
+        self.evaluator = Evaluator(data, model)
+        self.params, self.plans = training_plans(ctx, model, cfg, data)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reference training")
-        self._runs = [self._pool.submit(self._timed, data, params, lr, schedule, evaluator)
-                      for _label, _key, schedule in plans]
+        self._runs = [self._pool.submit(self._timed, data, self.params, self.lr, schedule, self.evaluator)
+                      for _label, _key, schedule in self.plans]
 
     @staticmethod
     def _timed(data, params, lr, schedule, evaluator) -> dict:
         started = time.perf_counter()
-        run = run_reference(data, params, lr, schedule, evaluator)
+        # One thread, beside the thread grading the other checks: two would not be faster even on an idle
+        # machine, and beside any other busy process they spin against it (measured: 3x slower).
+        with torch_threads(1):
+            run = run_reference(data, params, lr, schedule, evaluator)
         return {**run, "seconds": round(time.perf_counter() - started, 3)}
 
     def checked(self, i: int, label: str, curve: dict) -> dict:
@@ -420,26 +333,8 @@ class ReferenceRuns:
         return reference
 
     def close(self) -> None:
-        for run in self._runs:
-            run.cancel()
-        self._pool.shutdown(wait=True)  # torch_threads is restored only after the runs are done
-
-
-def training_plans(ctx, model: Model, cfg: dict, data) -> tuple[dict, list[tuple[str, str, list]]]:
-    """The starting parameters and the runs, (label, key, batch schedule): full-batch, then mini-batch."""
-    rng = ctx.rng(model.class_name, "training")
-    params = make_params(model, {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes}, rng)
-    n = len(data.y_train)
-    plans = []
-    if cfg["full_batch_steps"]:
-        plans.append((_("full-batch: {k} steps on {data}").format(k=cfg["full_batch_steps"], data=data.describe()),
-                      "full-batch", batch_schedule(n, None, int(cfg["full_batch_steps"]), rng)))
-    if cfg["minibatch_steps"]:
-        b = int(cfg["batch_size"])
-        plans.append((_("mini-batch: {k} steps of {b} on {data}").format(k=cfg["minibatch_steps"], b=b,
-                                                                      data=data.describe()),
-                      "mini-batch", batch_schedule(n, b, int(cfg["minibatch_steps"]), rng)))
-    return params, plans
+        """No more runs: a run under way (the check ended early) finishes in the background, unused."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @check_kind("training", units=(Model,))
@@ -447,6 +342,14 @@ def model_training(ctx, model: Model, points: float):
     method = model.methods.get("train_step", "train_step")
 
     def body(result):
+        references = ctx.take_ahead(model, "training", "reference")  # started by the prepare hook
+        try:
+            train(result, references)
+        finally:
+            if references is not None:
+                references.close()
+
+    def train(result, references):
         cfg = training_config(ctx, model)
         try:
             data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
@@ -454,8 +357,7 @@ def model_training(ctx, model: Model, points: float):
             result.status, result.message = ERROR, _("training data unavailable: {error}").format(error=error)
             return
         ctx.require(model.class_name)
-        evaluator = Evaluator(data, model)
-        params, plans = training_plans(ctx, model, cfg, data)
+        ahead = ctx.take_ahead(model, "training") or {}  # the student's runs, recorded while torch loaded
         curves, instances = {}, []
         result.extra["training"] = {k: cfg[k] for k in ("dataset", "hidden", "learning_rate", "full_batch_steps",
                                                         "batch_size", "minibatch_steps", "accuracy_margin")}
@@ -464,14 +366,13 @@ def model_training(ctx, model: Model, points: float):
         # One thread each for the reference and for driving the student's run: small matrices, and two
         # cores, one of them the child's.
         with torch_threads(1):
-            references = ReferenceRuns(data, params, float(cfg["learning_rate"]), plans, evaluator,
-                                       float(cfg["divergence_factor"]))
+            references = references or ReferenceRuns(ctx, model, cfg, data)
             try:
-                for i, (label, key, schedule) in enumerate(plans):
+                for i, (label, key, schedule) in enumerate(references.plans):
                     curves[key] = {"label": label}
                     reference_of = functools.partial(references.checked, i, label, curves[key])
-                    case = train_case(ctx, model, cfg, data, evaluator, params, schedule, label, curves[key],
-                                      reference_of, instances)
+                    case = train_case(ctx, model, cfg, data, references.evaluator, references.params, schedule,
+                                      label, curves[key], reference_of, ahead.get(key), instances)
                     reference_of()  # the configuration's own failure outranks a student's early error
                     result.cases.append(case)
             except _ConfigError as error:
@@ -486,6 +387,18 @@ def model_training(ctx, model: Model, points: float):
 
     name = f"{ctx.student_name(model.class_name)}.{method}"
     return run_check(ctx, "training", model, name, points, body, ctx.location(model.class_name, method))
+
+
+@model_training.prepares
+def _start_reference_runs(ctx, model: Model) -> ReferenceRuns | None:
+    """The reference runs, started as soon as torch is loaded: they train while the exercise's other checks
+    are graded (None: the data set is unavailable, which the check reports)."""
+    cfg = training_config(ctx, model)
+    try:
+        data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+    except DataError:
+        return None
+    return ReferenceRuns(ctx, model, cfg, data)
 
 
 @model_training.replays

@@ -317,3 +317,18 @@ def write_reports(result, out_dir, formats=("html", "json", "md"), junit_path=No
         FORMATS[fmt][1](result, path)
         written[fmt] = Path(path)
     return written
+
+
+def prepare(formats=("html", "json", "md")) -> None:
+    """Import the reporters of these formats and compile the HTML report's templates now, so that
+    write_reports is quick afterwards: grading calls this in a background thread, where it runs while
+    the grader waits on the student's process."""
+    import importlib
+    modules = {"html": "grader.report.html", "json": "grader.report.gradescope", "md": "grader.report.markdown",
+               "junit": "grader.report.junit"}
+    for fmt in formats:
+        importlib.import_module(modules[fmt])
+    if "html" in formats:
+        from grader.report.html import environment
+        for name in ("report.html.j2", "report.css"):  # the report includes its stylesheet
+            environment().get_template(name)

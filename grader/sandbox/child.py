@@ -264,7 +264,11 @@ class Child:
         # repeat=n (timing): call n times with the same arguments and report each call's duration.
         repeat = header.get("repeat")
         repeat = max(1, min(repeat, 100_000)) if type(repeat) is int else None
+        # each (training): call once per argument list, in order; a failure says which call it was.
+        each = values.get("each") if header.get("each") else None
         times = []
+        if each is not None:
+            return self.call_each(header, each, kwargs)
         try:
             action = header.get("adapter")
             if action is not None:  # a grader action (torch_ops.py) applied to the student's object
@@ -296,6 +300,34 @@ class Child:
             reply.update(handle=self.keep(result), handle_type=f"{t.__module__}.{t.__qualname__}")
         if header.get("return_args", True):
             out.update(args_after=args, kwargs_after=kwargs)
+        return self.read_after(header, reply, out)
+
+    def call_each(self, header, each, kwargs):
+        """One call per argument list, in order: the last result, or with collect every result; a
+        failure says which call raised ("at") and, with collect, gives the results before it."""
+        at, results = 0, []
+        try:
+            target = self.lookup(header)
+            for at, args in enumerate(each):
+                results.append(target(*list(args), **kwargs))
+        except _StaleHandle:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            reply, out = self.error(e)
+            reply["at"] = at
+            if header.get("collect"):
+                out = {"value": results}
+            return reply, out
+        value = results if header.get("collect") else (results[-1] if results else None)
+        return self.read_after(header, {"ok": True}, {"value": value})
+
+    def read_after(self, header, reply, out):
+        """read_after=[names]: the called object's attributes after a successful call, as op_getattr reads
+        them (saves a round trip per training step)."""
+        names = header.get("read_after")
+        if names:
+            found_reply, found = self.op_getattr({"obj": header.get("obj"), "names": names}, {})
+            reply["missing"], out["attrs"] = found_reply["missing"], found["attrs"]
         return reply, out
 
     def op_describe(self, header, values):

@@ -97,6 +97,8 @@ class Outcome:
     wall_s: float = 0.0
     times: list = field(default_factory=list)  # call(repeat=n): each call's duration measured in the child
     heap: str = ""  # call(repeat=n): the child's heap policy while timed (heap.py), as the child reports it
+    at: int | None = None  # call(each=...) that failed: which call raised, as the child reports it
+    attrs: dict = field(default_factory=dict)  # call(read_after=...): the attributes, as getattrs gives them
 
 
 @dataclass(frozen=True)
@@ -424,6 +426,9 @@ class Sandbox:
         return_args: bool = True,
         repeat: int | None = None,
         adapter: str | None = None,
+        each: list | None = None,
+        collect: bool = False,
+        read_after: list[str] | None = None,
     ) -> Outcome:
         """Call a student function (or, with obj, a method of a kept object) and return what happened.
 
@@ -433,6 +438,11 @@ class Sandbox:
         Outcome.times holds each call's duration as the child measured it, value the last result.
         adapter="name": run the grader's action of that name (torch_ops.py) on the student's target (which
         may be None: target=""), with these arguments; the label names the student's target.
+        each=[args, ...] (instead of args): call once per argument list, in order, within one request (whose
+        CPU limit is that of as many calls); value is the last result (collect=True: the list of every
+        result, also when a call failed: the results before it), and Outcome.at says which call failed.
+        read_after=[names]: after a successful call, read these attributes of the object (Outcome.attrs,
+        as getattrs gives them) in the same request.
         """
         if adapter is not None and not target and obj is None:
             target, module = None, None
@@ -453,8 +463,21 @@ class Sandbox:
             header["repeat"] = int(repeat)
         if adapter is not None:
             header["adapter"] = adapter
-        outcome, reply, values = self._run(header, {"args": list(args), "kwargs": dict(kwargs or {})},
-                                           self.limits.cpu_s_per_call, label, qual)
+        if read_after:
+            header["read_after"] = list(read_after)
+        sent = {"args": list(args), "kwargs": dict(kwargs or {})}
+        if each is not None:
+            header["each"], sent["each"] = True, [list(a) for a in each]
+            header["collect"] = bool(collect)
+        cpu_s = self.limits.cpu_s_per_call * (max(1, len(each)) if each is not None else 1)
+        outcome, reply, values = self._run(header, sent, cpu_s, label, qual)
+        if not outcome.ok and each is not None:
+            at = reply.get("at")
+            outcome.at = at if type(at) is int and 0 <= at < len(each) else None
+            if collect and outcome.at is not None and isinstance(values.get("value"), list):
+                outcome.value = values["value"][:outcome.at]  # the results before the failing call
+        if outcome.ok and read_after:
+            outcome.attrs = self._attributes(reply, values)
         if outcome.ok:
             outcome.value = values.get("value")
             outcome.args_after = list(values.get("args_after") or [])
@@ -507,14 +530,18 @@ class Sandbox:
                   "names": list(names)}
         outcome, reply, values = self._run(header, None, self.limits.cpu_s_per_call, label, None)
         if outcome.ok:
-            found = values.get("attrs") if isinstance(values.get("attrs"), dict) else {}
-            missing = reply.get("missing") if isinstance(reply.get("missing"), dict) else {}
-            for name, info in missing.items():
-                info = info if isinstance(info, dict) else {}
-                found[str(name)] = Missing(_text(info.get("type"), 100) or "Error",
-                                           _text(info.get("message"), 500) or "")
-            outcome.value = found
+            outcome.value = self._attributes(reply, values)
         return outcome
+
+    @staticmethod
+    def _attributes(reply: dict, values: dict) -> dict:
+        """The attributes a reply carries: name -> value, or Missing where reading it raised."""
+        found = values.get("attrs") if isinstance(values.get("attrs"), dict) else {}
+        missing = reply.get("missing") if isinstance(reply.get("missing"), dict) else {}
+        for name, info in missing.items():
+            info = info if isinstance(info, dict) else {}
+            found[str(name)] = Missing(_text(info.get("type"), 100) or "Error", _text(info.get("message"), 500) or "")
+        return found
 
     def setattrs(self, handle: int | Handle | None, values: dict[str, Any], module: str | None = None) -> Outcome:
         h = handle.id if isinstance(handle, Handle) else handle
