@@ -16,10 +16,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
 import json
+import marshal
+import sys
 from datetime import date, datetime, time
 from typing import Any
 
+from . import cache
 from .i18n import LANGUAGES, _
 from .layout import LAYOUTS
 
@@ -235,8 +239,24 @@ def _jsonable(value: Any) -> Any:
 
 @functools.cache
 def _compiled(schema_json: str):
+    """fastjsonschema's validator of a schema. Generating and compiling it takes a tenth of a second per
+    schema, on every command, so its bytecode is kept in the user's cache (grader/cache.py) under a hash of
+    the schema and of the versions that made it."""
     import fastjsonschema
-    return fastjsonschema.compile(json.loads(schema_json), use_default=False)
+    key = hashlib.sha256(f"{sys.version} {fastjsonschema.VERSION}\n{schema_json}".encode()).hexdigest()[:40]
+    path = cache.cache_dir("schemas", f"{key}.marshal")
+    data = cache.read(path)
+    try:
+        code = marshal.loads(data) if data else None
+    except (EOFError, ValueError, TypeError):
+        code = None
+    if code is None:
+        source = fastjsonschema.compile_to_code(json.loads(schema_json), use_default=False)
+        code = compile(source, f"<validator of schema {key[:12]}>", "exec")
+        cache.write(path, marshal.dumps(code))
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - fastjsonschema's own generated validator
+    return namespace["validate"]
 
 
 def problems(data: dict, schema: dict) -> list[tuple[list, str, dict, Any, Any]]:

@@ -29,7 +29,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cache
 from .i18n import _
 
 DISTRIBUTION = "nn-autograder"
@@ -108,12 +108,6 @@ def _from_installation(dist: importlib.metadata.Distribution, out: Path) -> None
                            "grader from elsewhere (a git URL, an index).").format(what="wheel", error=error))
 
 
-def cache_dir() -> Path:
-    """Where built wheels are kept: $XDG_CACHE_HOME/nn-autograder/wheels, else ~/.cache/..."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nn-autograder" / "wheels"
-
-
 def source_fingerprint(root: Path) -> str:
     """A hash of every file a build from `root` copies (the names and the bytes), with the version."""
     digest = hashlib.blake2b(digest_size=16)
@@ -131,10 +125,10 @@ def source_fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _cached(root: Path, out: Path, cache: Path | None) -> None:
+def _cached(root: Path, out: Path, folder: Path | None) -> None:
     """The source tree's wheel into `out`: from the cache when one was built from the same files, else
-    built by pip and kept there (a cache that cannot be written only costs the next build)."""
-    slot = None if cache is None else cache / source_fingerprint(root) / wheel_name()
+    built by pip and kept there (grader/cache.py)."""
+    slot = None if folder is None else folder / source_fingerprint(root) / wheel_name()
     if slot is not None and slot.is_file():
         try:
             with zipfile.ZipFile(slot) as wheel:
@@ -146,21 +140,14 @@ def _cached(root: Path, out: Path, cache: Path | None) -> None:
             return
     _from_source(root, out)
     built = out / wheel_name()
-    if slot is None or not built.is_file():
-        return
-    try:
-        slot.parent.mkdir(parents=True, exist_ok=True)
-        partial = slot.with_name(f".{slot.name}.{os.getpid()}")
-        shutil.copyfile(built, partial)
-        os.replace(partial, slot)  # whole or absent, for a grader running beside this one
-    except OSError:
-        pass
+    if slot is not None and built.is_file():
+        cache.write(slot, built.read_bytes())
 
 
 @functools.cache
-def own_wheel(cache: Path | None = None) -> tuple[str, bytes]:
+def own_wheel(keep_in: Path | None = None) -> tuple[str, bytes]:
     """(file name, contents) of the running grader's wheel; built once per process, and from a source
-    tree once per state of its files (`cache`: where, default cache_dir())."""
+    tree once per state of its files (kept in `keep_in`, default the user's cache: grader/cache.py)."""
     with tempfile.TemporaryDirectory(prefix="nn-autograder-wheel-") as folder:
         out = Path(folder) / "wheel"
         out.mkdir()
@@ -172,7 +159,7 @@ def own_wheel(cache: Path | None = None) -> tuple[str, bytes]:
                                    "wheel. Give --package to install the grader from elsewhere (a git URL, "
                                    "an index)."))
         if root is not None:
-            _cached(root, out, cache or cache_dir())
+            _cached(root, out, keep_in or cache.cache_dir("wheels"))
         else:
             _from_installation(dist, out)
         wheels = list(out.glob("*.whl"))

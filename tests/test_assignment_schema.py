@@ -128,3 +128,20 @@ def test_the_instructor_guide_reference_is_generated_from_the_schema():
     assert script.current(text) == text, "run python scripts/assignment_reference.py"
     for key in static_schema()["properties"]["limits"]["properties"]:
         assert f"`[limits] {key}`" in text
+
+
+def test_compiled_validators_are_kept_in_the_users_cache_and_a_damaged_one_is_made_again(tmp_path, monkeypatch):
+    from grader import assignment_schema
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    schema = static_schema()
+    good = {"title": "HW", "exercises": ["layers"]}
+    bad = {**good, "points": {"layers": "many"}}
+
+    def fresh_problems(data):
+        assignment_schema._compiled.cache_clear()  # as a new process would
+        return assignment_schema.problems(data, schema)
+    assert fresh_problems(good) == [] and fresh_problems(bad)
+    [kept] = (tmp_path / "nn-autograder" / "schemas").glob("*.marshal")
+    kept.write_bytes(b"\x00not marshal data")
+    assert fresh_problems(good) == [] and fresh_problems(bad) == assignment_schema.problems(bad, schema)
+    assert kept.read_bytes()[:1] != b"\x00"  # made again and kept

@@ -243,3 +243,18 @@ def test_large_arrays_are_fast_enough():
     c = compare(a, e)
     assert c.reason == "nonfinite" and c.worst_index == (3, 4)
     assert time.perf_counter() - start < 3.0
+
+
+def test_brief_stops_at_a_pass_and_changes_nothing_else():
+    rng = np.random.default_rng(1)
+    expected = rng.normal(size=(4, 5))
+    for actual in (expected + 1e-12, expected.astype(np.float32), expected * 1.01, np.where(expected > 1, np.nan, expected),
+                   expected[:, :3]):
+        full, brief = compare(actual, expected), compare(actual, expected, brief=True)
+        assert brief.passed == full.passed
+        if full.passed:
+            assert brief.message == "" and brief.n_mismatched == 0 and brief.n_total == expected.size
+        else:  # a failure is told in full
+            assert {k: v for k, v in dataclasses.asdict(brief).items() if k != "error_map"} == \
+                {k: v for k, v in dataclasses.asdict(full).items() if k != "error_map"}
+            assert (brief.error_map is None) == (full.error_map is None)

@@ -205,14 +205,15 @@ def apply_dependencies(unit, results: list[CheckResult]) -> None:
 def compare_output(actual, expected, *, output: str, unit=None, batch_size: int | None = None,
                    exact: bool = False, mistakes: tuple[Mistake, ...] = (),
                    mistake_outputs: dict[str, Any] | None = None, terms=None,
-                   slack=None) -> tuple[bool, str, Any, Hint | None]:
+                   slack=None, brief: bool = False) -> tuple[bool, str, Any, Hint | None]:
     """Compare one output; on failure, name a catalogued mistake it matches or diagnose its shape.
     `terms`: the magnitude of the terms forming each expected element (grader/terms.py), which scales
-    its tolerance (grader/compare.py); `slack`: an absolute allowance for a documented freedom."""
+    its tolerance (grader/compare.py); `slack`: an absolute allowance for a documented freedom;
+    `brief`: a passing comparison without its statistics (compare's brief)."""
     expected = as_float64(expected)
     rtol, atol = _scaled_tolerance(actual, exact)
     comparison = comparing.compare(actual, expected, label=output, exact=exact, rtol=rtol, atol=atol,
-                                   terms=terms, slack=slack)
+                                   terms=terms, slack=slack, brief=brief)
     if comparison.passed:
         return True, "", comparison, None
     hint = None

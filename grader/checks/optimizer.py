@@ -47,8 +47,8 @@ def _plain_dict(value) -> bool:
 
 
 def _compare_dict(output: str, got: dict, want: dict[str, np.ndarray], mistakes=(), mistake_outputs=None,
-                  exact: bool = False) -> list[tuple]:
-    """(output, ok, message, comparison, hint) rows, one per key of `want`."""
+                  exact: bool = False, brief: bool = False) -> list[tuple]:
+    """(output, ok, message, comparison, hint) rows, one per key of `want` (brief: see compare)."""
     rows = []
     for key, expected in want.items():
         label = f"{output}[{key!r}]"
@@ -58,7 +58,7 @@ def _compare_dict(output: str, got: dict, want: dict[str, np.ndarray], mistakes=
             continue
         outputs = {m: out[key] for m, out in (mistake_outputs or {}).items() if key in out}
         rows.append((label, *compare_output(got[key], expected, output=label, exact=exact, mistakes=mistakes,
-                                            mistake_outputs=outputs)))
+                                            mistake_outputs=outputs, brief=brief)))
     return rows
 
 
@@ -207,7 +207,7 @@ def _run_case(ctx, unit: Optimizer, run: _Run, label: str) -> CaseResult:
                 name=name, key=changed[0]), [], FAILED)
         targets = [("params", params, want_params)] + [(s, state[s], want) for s, want in want_state.items()]
         wrong = next(((what, got, key, want[key]) for what, got, want in targets
-                      for key, row in zip(want, _compare_dict(what, got, want)) if not row[1]), None)
+                      for key, row in zip(want, _compare_dict(what, got, want, brief=True)) if not row[1]), None)
         if wrong is None:
             continue
         # Compare the first wrong output with every hint candidate's trajectory at this step, to name it.

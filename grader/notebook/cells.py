@@ -50,17 +50,16 @@ def read_cells(data: bytes, rel: str) -> list[Cell]:
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "null"
         raise _invalid(rel, _("its JSON holds {kind}, not a notebook object").format(kind=kind))
-    import nbformat  # only when a notebook is read
     version = raw.get("nbformat")
     converted = "cells" not in raw and isinstance(version, int) and version < 4
     if converted:
+        import nbformat  # only for the old formats: a tenth of a second to import
         try:  # nbformat 3 and older keep cells in worksheets; nbformat converts them
             raw = nbformat.convert(nbformat.from_dict(raw), 4)
         except Exception as e:  # noqa: BLE001 - whatever the converter trips on, the file is what's wrong
             raise _invalid(rel, _("it uses notebook format {version}, which could not be converted ({error})").format(
                 version=version, error=e)) from None
-    nb = nbformat.from_dict(raw)
-    cells = nb.get("cells")
+    cells = raw.get("cells")
     if not isinstance(cells, list):
         raise _invalid(rel, _('it has no "cells" list'))
     out = []
