@@ -185,7 +185,7 @@ class Children:
         self.stack, self.plan, self.assignment, self.policy = stack, plan, assignment, policy
         self.limits, self.hide, self.result, self.names = limits, hide, result, names
         self.exercises = exercises
-        self.starting = starting  # called as a student's process starts: the grader's own imports begin
+        self.starting = starting  # called as a student's process starts (on_spawn): the grader's imports begin
         self.boxes: dict[tuple, Any] = {}
         self.import_errors: dict[tuple, dict] = {}
         self.reported: set[str] = set()
@@ -213,12 +213,11 @@ class Children:
                                          wall_s_per_call=wall)
         sandbox = self.stack.enter_context(Sandbox(
             plan.root, modules, limits, files=plan.generated, search_path=plan.search_path,
-            policy=self.policy.allowing(key) if key else self.policy, hide=self.hide, adapter=bool(key)))
+            policy=self.policy.allowing(key) if key else self.policy, hide=self.hide, adapter=bool(key),
+            on_spawn=self.starting))
         # What the working copy left out (links, special files, over the caps): the same for every child.
         self.result.notes += [n for n in sandbox.notes if n not in self.result.notes]
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells
-        if self.starting is not None:
-            self.starting()
         shown = {f.module: f.rel for f in plan.files if f.generated}  # a notebook's module by its file name
         errors = {m: e for m, e in sandbox.start().items() if e is not None}
         for module, error in errors.items():

@@ -347,3 +347,11 @@ def test_each_collects_every_result_and_those_before_a_failure(sb):
     assert out.ok and [v.shape for v in out.value] == [(1, 3), (2, 3)]
     bad = sb.call("forward", obj=handle, each=[(x,) for x in xs], collect=True, return_args=False)
     assert not bad.ok and bad.at == 2 and [v.shape for v in bad.value] == [(1, 3), (2, 3)]
+
+
+def test_on_spawn_is_called_as_each_child_starts_before_its_greeting():
+    seen = []
+    with sandbox(on_spawn=lambda: seen.append(list(box.start_times))) as box:
+        assert box.call("ok").value == "fine" and seen == [[]]  # called before the first greeting arrived
+        assert not box.call("hard_exit").ok
+        assert box.call("ok").value == "fine" and box.restarts == 1 and len(seen) == 2

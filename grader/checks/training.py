@@ -2,21 +2,24 @@
 
 From identical initial weights, the student's class (in the child) and the model's declared reference
 and loss (`Model.reference`, `Model.loss`, on the parameters `Model.params`) trained by torch.optim.SGD
-train for a pinned
-number of steps, full-batch and mini-batch, on the same batches in the same order. The parent drives
-both: it sends the batches to the student's train_step, reads the parameters back after every call
-(every mini-batch step; every `every` full-batch steps, run by one `repeat` call), and computes every
-loss and accuracy itself from those parameters (nothing the child reports is used). A case passes when
+train for a pinned number of steps, full-batch and mini-batch, on the same batches in the same order.
+The parent drives both. It sends the batches to the student's train_step and reads the parameters back
+after the first step and then every `every` steps (grader/training_run.py: one request per chunk of
+steps, recorded while the grader is still importing PyTorch), and it computes every loss and accuracy
+itself from those parameters (nothing the child reports is used). The reference runs train in a thread
+from the start of grading (the prepare hook), while the exercise's other checks are graded. A case
+passes when
 
-- the training-set loss after every step agrees with the reference's within the tolerance of the
+- the training-set loss after every step read agrees with the reference's within the tolerance of the
   dtype the student computes in (float64 agrees to ~1e-15, float32 drifts ~1e-5 over 100 steps),
 - the final weights agree within the same tolerance, and
 - the test accuracy reaches the reference's accuracy on the same run minus `accuracy_margin`.
 
-Divergence (a non-finite loss, or one above `divergence_factor` times the initial loss) stops the run
-and names the step (a call of several steps that diverges or raises is replayed one step at a time
-from the parameters before it, to find which). The first step is also compared as a direction: a step that is a multiple of the
-reference step (ascent, a learning rate applied twice or 1000 times) or no step at all gets a hint.
+Divergence (a non-finite loss, or one above `divergence_factor` times the initial loss) stops the
+comparison and names the step (a chunk of several steps that diverges or raises is replayed one step at
+a time from the parameters before it, to find which). The first step is also compared as a direction:
+a step that is a multiple of the reference step (ascent, a learning rate applied twice or 1000 times) or
+no step at all gets a hint.
 """
 from __future__ import annotations
 

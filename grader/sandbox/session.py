@@ -301,6 +301,7 @@ class Sandbox:
         hide: list[Path | str] = (),
         adapter: bool = False,
         allow: tuple[str, ...] | list[str] = (),
+        on_spawn=None,
     ):
         """root: the submission folder (copied; the copy is what runs). modules: dotted module names or file
         paths to import, or graded name -> module (then call() finds a name's module itself).
@@ -312,7 +313,10 @@ class Sandbox:
         hide: more files or folders the child must not see (the assignment's folder, say).
         adapter: load the grader's PyTorch actions (torch_ops.py) into the child, for call(adapter=...).
         allow: distributions or modules the child's view shows beyond NumPy, SciPy and matplotlib (and what
-        they require), e.g. ("torch",); the frameworks `policy` allows are shown too (grader/sandbox/view.py)."""
+        they require), e.g. ("torch",); the frameworks `policy` allows are shown too (grader/sandbox/view.py).
+        on_spawn: called each time a child process has been started, before its greeting: the grader can
+        begin its own slow work (importing PyTorch) while the child boots on the other core."""
+        self.on_spawn = on_spawn
         self.adapter = adapter
         self.limits = limits or Limits()
         if isinstance(modules, dict):  # graded name -> module defining it (from the loader)
@@ -670,6 +674,8 @@ class Sandbox:
             return self._broken
         for fd in (req_r, resp_w, cap_w):  # the child's ends: closing ours lets EOF tell us it died
             os.close(fd)
+        if self.on_spawn is not None:
+            self.on_spawn()
         os.set_blocking(req_w, False)
         os.set_blocking(cap_r, False)
         self._child = _Child(proc, req_w, resp_r, cap_r)
