@@ -91,9 +91,9 @@ def _import_in_background(name: str, then=None) -> threading.Thread | None:
 def _start_reference_work(exercises, options, ahead_of: dict, context) -> None:
     """Before the first exercise is graded, start what the selected exercises' check kinds can do without
     the student: their `prepare` hooks (the training check's reference runs start in a thread), and the
-    import of the slow modules they declare (`check_kind(imports=...)`, scipy.stats) in another. Both run
-    while exercises are graded, which mostly waits on the student's process or in torch's kernels, and
-    neither holds the GIL then."""
+    import of the slow modules they declare (`check_kind(imports=...)`: scipy.optimize) in another. Both
+    run while exercises are graded, which mostly waits on the student's process or in torch's kernels
+    (neither holds the GIL)."""
     from .checks import lookup
     wanted: list[str] = []
     for exercise in exercises:

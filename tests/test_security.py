@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers import check
+from helpers import check, make_submission
 
 import grader
 import grader.sandbox.session as session
@@ -503,3 +503,16 @@ def test_processes_of_an_abandoned_sandbox_uid_are_ended_and_a_held_one_kept():
             p.kill()
             p.wait()
         held.release()
+
+
+def test_framework_use_in_work_done_ahead_costs_its_own_exercise_only(grade_it, tmp_path):
+    """The training check runs the student's train_step while the grader is still loading PyTorch, before
+    any exercise is graded (grader/ahead.py): a use of torch there zeroes `network`, not `layers`."""
+    sub = make_submission(tmp_path, {"network.py": [(
+        "        probs = self.forward(X)\n",
+        "        if X.shape[0] > 1000:  # the training data only: the other checks use small batches\n"
+        "            import torch\n            torch.zeros(1)\n        probs = self.forward(X)\n")]})
+    result = grade_it(sub, exercises=["layers", "network"])
+    layers, network = result.exercises
+    assert layers.score == layers.max_score > 0
+    assert network.score == 0 and any("used torch" in note for note in network.notes), network.notes
