@@ -22,7 +22,9 @@ seconds). Figures:
     python benchmarks/bench_floor.py --only network example light
 
 The machine's load average is printed with the figures: on a shared machine only the ratios compare.
-Figures belong in notes and release notes; nothing here is asserted in tests.
+Figures belong in notes and release notes; nothing here is asserted in tests. Measure with the
+grader's modules compiled, as a pip install leaves them: where PYTHONDONTWRITEBYTECODE is set, run
+`python -m compileall -q grader reference exercises templates` first, or every run compiles them again.
 """
 from __future__ import annotations
 
