@@ -30,23 +30,17 @@ def ahead(kind: str, *, units: tuple[type, ...]) -> Callable[[Hook], Hook]:
     return register
 
 
-def hook_for(kind: str, unit) -> Hook | None:
-    for module in BUILTIN:
-        importlib.import_module(module)
-    for units, hook in HOOKS.get(RENAMED_CHECKS.get(kind, kind), []):
-        if isinstance(unit, units):
-            return hook
-    return None
-
-
 def planned(exercise, options: dict) -> list[tuple[Any, str, Hook]]:
     """(unit, kind, hook) for every check of the exercise that has ahead work."""
+    for module in BUILTIN:
+        importlib.import_module(module)
     found = []
     for unit in exercise.units:
-        for kind in unit_checks(unit, options):
-            hook = hook_for(kind, unit)
+        for name in unit_checks(unit, options):
+            kind = RENAMED_CHECKS.get(name, name)
+            hook = next((hook for units, hook in HOOKS.get(kind, []) if isinstance(unit, units)), None)
             if hook is not None:
-                found.append((unit, RENAMED_CHECKS.get(kind, kind), hook))
+                found.append((unit, kind, hook))
     return found
 
 

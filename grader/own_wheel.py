@@ -74,12 +74,15 @@ def _installed_distribution() -> importlib.metadata.Distribution | None:
     return None
 
 
+def _cannot_build(what: str, error: str) -> WheelError:
+    return WheelError(_("cannot build the grader's wheel ({what}): {error}\nGive --package to install the "
+                        "grader from elsewhere (a git URL, an index).").format(what=what, error=error))
+
+
 def _run(command: list[str], what: str) -> None:
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
-        raise WheelError(_("cannot build the grader's wheel ({what}): {error}\nGive --package to install the "
-                           "grader from elsewhere (a git URL, an index).").format(
-            what=what, error=(run.stderr or run.stdout).strip()[-2000:]))
+        raise _cannot_build(what, (run.stderr or run.stdout).strip()[-2000:])
 
 
 def _from_source(root: Path, out: Path) -> None:
@@ -104,8 +107,7 @@ def _from_installation(dist: importlib.metadata.Distribution, out: Path) -> None
         with WheelFile(out / wheel_name(), "w") as packed:
             packed.write_files(str(unpacked))
     except (OSError, ValueError) as error:
-        raise WheelError(_("cannot build the grader's wheel ({what}): {error}\nGive --package to install the "
-                           "grader from elsewhere (a git URL, an index).").format(what="wheel", error=error))
+        raise _cannot_build("wheel", str(error)) from None
 
 
 def source_fingerprint(root: Path) -> str:

@@ -94,8 +94,7 @@ def read_params(instance, model: Model, shapes: dict, step: int, values: dict | 
 
 def chunk_sizes(schedule, every: int) -> list[int]:
     """Steps between two reads of the parameters: the first step alone (its direction is compared),
-    then `every` steps. Full-batch steps of a chunk run as one `repeat` call (the batch crosses the
-    pipe once); mini-batch steps one call each."""
+    then `every` steps (StudentRun.chunk runs a chunk and reads the parameters in one request)."""
     sizes, step = [], 0
     while step < len(schedule):
         n = 1 if step == 0 else min(every, len(schedule) - step)
@@ -136,7 +135,6 @@ class StudentRun:
         self.shapes = {k: params[k].shape for k in model.params}
         self.output: list[str] = []  # what the student printed, for the check's result
         self.recorded: list[tuple[int, int, dict | None, tuple | None]] = []
-        self.seconds = 0.0
         started = time.perf_counter()
         dims = {"D": data.features, "H": int(cfg["hidden"]), "C": data.classes, "N": len(data.y_train)}
         self.instance = Instance(ctx, model, Case(dims=dims), params)

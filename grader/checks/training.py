@@ -23,6 +23,7 @@ no step at all gets a hint.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import functools
 import hashlib
@@ -305,7 +306,6 @@ class ReferenceRuns:
     the grading (the kind's prepare hook), while the exercise's other checks are graded."""
 
     def __init__(self, ctx, model: Model, cfg: dict, data):
-        import concurrent.futures
         self.lr, self.factor = float(cfg["learning_rate"]), float(cfg["divergence_factor"])
         self.evaluator = Evaluator(data, model)
         self.params, self.plans = training_plans(ctx, model, cfg, data)
@@ -366,24 +366,21 @@ def model_training(ctx, model: Model, points: float):
                                                         "batch_size", "minibatch_steps", "accuracy_margin")}
         result.extra["curves"] = curves
         result.extra["plot_curves"] = bool(ctx.options.get("timing") or ctx.options.get("plots"))
-        # One thread each for the reference and for driving the student's run: small matrices, and two
-        # cores, one of them the child's.
-        with torch_threads(1):
-            references = references or ReferenceRuns(ctx, model, cfg, data)
-            try:
-                for i, (label, key, schedule) in enumerate(references.plans):
-                    curves[key] = {"label": label}
-                    reference_of = functools.partial(references.checked, i, label, curves[key])
-                    case = train_case(ctx, model, cfg, data, references.evaluator, references.params, schedule,
-                                      label, curves[key], reference_of, ahead.get(key), instances)
-                    reference_of()  # the configuration's own failure outranks a student's early error
-                    result.cases.append(case)
-            except _ConfigError as error:
-                result.cases.clear()
-                result.status, result.message = ERROR, str(error)
-                return
-            finally:
-                references.close()
+        references = references or ReferenceRuns(ctx, model, cfg, data)
+        try:
+            for i, (label, key, schedule) in enumerate(references.plans):
+                curves[key] = {"label": label}
+                reference_of = functools.partial(references.checked, i, label, curves[key])
+                case = train_case(ctx, model, cfg, data, references.evaluator, references.params, schedule,
+                                  label, curves[key], reference_of, ahead.get(key), instances)
+                reference_of()  # the configuration's own failure outranks a student's early error
+                result.cases.append(case)
+        except _ConfigError as error:
+            result.cases.clear()
+            result.status, result.message = ERROR, str(error)
+            return
+        finally:
+            references.close()
         handles = [i.handle for i in instances if i.handle is not None]
         if handles:
             ctx.sandbox.drop(*handles)  # the trained objects are not needed any more
