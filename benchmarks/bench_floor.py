@@ -7,6 +7,9 @@ seconds). Figures:
 
   network   `grade NOTEBOOK -e network`: the course's homework as one notebook (the bundled model
             solution, one cell per file)                                      goal <= 1.3x
+            The training check's reference runs are read from the user's cache (grader/stored_runs.py),
+            as in every grade after the first; the same command with GRADER_NO_RUN_CACHE=1 is printed
+            too (what the first grade after an install or an edit of the reference pays).
   example   `grade --example`: the whole default assignment                   goal <= 2x
   light     `grade list`, `starter`, `new-exercise`, `init-ci`, `--help`: seconds, and whether torch
             was imported                                                     goal < 0.5 s, no torch
@@ -138,17 +141,20 @@ class Bench:
         self.rows.setdefault(name, []).append({**measured, "bare": bare["wall"],
                                                "ratio": measured["wall"] / bare["wall"], **extra})
 
-    def pair(self, name: str, cmd: list[str], sample: bool = False, check: Path | None = None) -> None:
+    def pair(self, name: str, cmd: list[str], sample: bool = False, check: Path | None = None,
+             env: dict | None = None) -> None:
         bare = run(BARE)
-        measured = run(cmd, sample=sample)
+        measured = run(cmd, env=env, sample=sample)
         if check is not None:
             full_marks(check)
         self.add(name, measured, bare)
 
     def network(self) -> None:
         out = self.tmp / "out-network"
-        self.pair("grade NOTEBOOK -e network", [*self.grade, str(self.sub), "-e", "network", "--out", str(out),
-                                                "--no-color"], sample=True, check=out)
+        command = [*self.grade, str(self.sub), "-e", "network", "--out", str(out), "--no-color"]
+        self.pair("grade NOTEBOOK -e network", command, sample=True, check=out)
+        # A grade that must train the reference runs itself: the first one after an install or an edit.
+        self.pair("  ... reference runs not cached", command, env={**ENV, "GRADER_NO_RUN_CACHE": "1"}, check=out)
 
     def example(self) -> None:
         out = self.tmp / "out-example"

@@ -11,6 +11,7 @@ Pure-Python libraries (HIPS autograd, tinygrad) have no native library to see: o
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -123,17 +124,23 @@ class FrameworkPolicy:
                 continue
             except OSError:
                 continue
-            files = {line[line.find(b"/"):] for line in data.splitlines() if b"/" in line}  # ~50 distinct
-            found.update(family for path in files for family, marker in self._markers if marker in path)
-            identities = self._identities()
-            if identities:  # the same file under another name (a link, a bind mount): (device, inode) tell
-                for line in data.splitlines():
-                    fields = line.split(None, 5)
-                    if len(fields) == 6 and fields[4] != b"0":
-                        family = identities.get((fields[3], fields[4]))
-                        if family is not None:
-                            found.add(family)
+            found.update(self._mapped(data))
         return found, unreadable
+
+    def _mapped(self, data: bytes) -> set[str]:
+        """The families whose libraries one process's maps (its /proc/<pid>/maps) show: by a marker in a
+        mapped file's path, or by the (device, inode) of an installed library under another name (a link,
+        a bind mount). A plain search of the whole text first: when nothing matches (the common case) the
+        lines need no parsing."""
+        identities = self._identities()
+        if not any(marker in data for _family, marker in self._markers) and not any(
+                b" %b %b " % key in data for key in identities):
+            return set()
+        mapped = set(_FILE_MAPPING.findall(data))  # distinct (device, inode, path)
+        found = {family for _dev, _inode, path in mapped for family, marker in self._markers if marker in path}
+        found.update(family for dev, inode, _path in mapped
+                     if inode != b"0" and (family := identities.get((dev, inode))) is not None)
+        return found
 
     def _identities(self) -> dict[tuple[bytes, bytes], str]:
         """(device as /proc/<pid>/maps writes it, inode) of every native library of the blocked families
@@ -142,6 +149,8 @@ class FrameworkPolicy:
 
 
 LIBRARY_DEPTH = 2
+# A line of /proc/<pid>/maps with a path: "start-end perms offset dev inode   path".
+_FILE_MAPPING = re.compile(rb"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ (\S+) ([0-9]+) +(/[^\n]*)$", re.MULTILINE)
 
 
 @lru_cache(maxsize=8)

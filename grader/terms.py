@@ -45,6 +45,20 @@ _ON_MAGNITUDES = {getattr(aten, name) for name in (
 _SUBTRACTIONS = {aten.sub: aten.add, aten.rsub: aten.add}
 _ABS_OF_MAGNITUDE = {getattr(aten, name) for name in ("neg", "abs", "relu", "threshold_backward", "leaky_relu",
                                                      "leaky_relu_backward") if hasattr(aten, name)}
+# Values that are not computed from any input's value (fills, shapes): no terms, their own size.
+_CONSTANTS = {getattr(aten, name) for name in (
+    "ones_like", "zeros_like", "full_like", "empty_like", "ones", "zeros", "full", "empty", "scalar_tensor",
+    "new_ones", "new_full", "new_empty", "arange",
+) if hasattr(aten, name)}
+# Smooth functions of one tensor: f'(x) from x and out = f(x), for the rule |f(x)| + |f'(x)| m(x) (what
+# the linearized rule measures, to first order, at a fraction of its cost).
+_DERIVATIVES = {getattr(aten, name): derivative for name, derivative in (
+    ("exp", lambda x, out: out),
+    ("log", lambda x, out: 1 / x),
+    ("tanh", lambda x, out: 1 - out * out),
+    ("sigmoid", lambda x, out: out * (1 - out)),
+    ("sqrt", lambda x, out: 0.5 / out),
+) if hasattr(aten, name)}
 
 
 def _floating(x) -> bool:
@@ -116,8 +130,12 @@ class _Magnitudes(TorchDispatchMode):
         if packet in _SUBTRACTIONS:
             func = getattr(_SUBTRACTIONS[packet], func._overloadname, None) or _SUBTRACTIONS[packet].Tensor
             packet = aten.add
-        if packet is aten.rsub:
+        if packet is aten.rsub or packet in _CONSTANTS:
             return None
+        if packet in _DERIVATIVES and len(args) == 1 and not kwargs and _floating(args[0]):
+            x = args[0].detach()
+            slope = _DERIVATIVES[packet](x, out.detach()).abs() * self.of(x)
+            return out.detach().abs() + slope.nan_to_num(nan=0.0, posinf=0.0)
         if packet in _ON_MAGNITUDES:
             return self.on_magnitudes(func, args, kwargs)
         if packet in _ABS_OF_MAGNITUDE:

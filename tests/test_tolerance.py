@@ -117,3 +117,21 @@ def test_starter_kit_headers_are_whole_sentences(assignment):
         assert paragraph.endswith((".", ")")), exercise.id
     losses = starter_source(assignment.exercise("losses"))
     assert "and mean squared error, each with its gradient, in NumPy." in " ".join(losses.split())
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "sqrt", "ones_like"])
+def test_the_rules_of_smooth_functions_and_fills_agree_with_linearizing_them(name, monkeypatch):
+    """terms.py's closed-form rules (|f(x)| + |f'(x)| m(x); a fill has no terms) give what moving the
+    input by its magnitude measures (the rule for an operation without one), to first order."""
+    fn = getattr(torch, name)
+    x = torch.from_numpy(np.random.default_rng(1).normal(0, 3, (40, 7)))
+    x = x.abs() + 1e-3 if name in ("log", "sqrt") else x
+
+    def magnitudes():
+        out, magnitude_of = terms.evaluate(lambda a: fn(a * 1.5), x)  # a * 1.5: an input with terms of its own
+        return magnitude_of(out)
+    ruled = magnitudes()
+    monkeypatch.setattr(terms, "_DERIVATIVES", {})
+    monkeypatch.setattr(terms, "_CONSTANTS", set())
+    linearized = magnitudes()
+    torch.testing.assert_close(ruled, linearized, rtol=1e-4, atol=0)

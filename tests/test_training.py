@@ -291,3 +291,89 @@ def test_child_repeat_reports_one_duration_per_call(tmp_path):
         outcome = sandbox.call("train_step", d.X_train, d.Y_train, 0.1, obj=handle, return_args=False, repeat=3)
         assert outcome.ok and len(outcome.times) == 3 and sum(outcome.times) <= outcome.wall_s
         assert isinstance(outcome.value, float) and np.isfinite(outcome.value)
+
+
+@pytest.fixture
+def run_cache(tmp_path, monkeypatch):
+    """An empty user cache, and the per-process memo of reference runs emptied around the test."""
+    from grader.checks import training
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("GRADER_NO_RUN_CACHE", raising=False)
+    monkeypatch.setattr(training, "_REFERENCE_RUNS", {})
+    return tmp_path / "cache" / "nn-autograder" / "reference-runs"
+
+
+def small_reference_problem(assignment, steps=6):
+    from grader.checks import training
+    from grader.data import load_dataset
+    model = assignment.exercise("network").units[0]
+    data = load_dataset("digits", train=200, test=50)
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(0, 0.1, (64, 16)), "b1": np.zeros(16), "W2": rng.normal(0, 0.1, (16, 10)),
+              "b2": np.zeros(10)}
+    schedule = [None] * (steps // 2) + [np.arange(i * 32, i * 32 + 32) for i in range(steps - steps // 2)]
+    return training, data, params, schedule, training.Evaluator(data, model)
+
+
+def test_a_reference_run_is_trained_once_then_read_from_the_users_cache(assignment, run_cache, monkeypatch):
+    training, data, params, schedule, evaluator = small_reference_problem(assignment)
+    trained = []
+    real = training._reference_run
+    monkeypatch.setattr(training, "_reference_run", lambda *a: trained.append(1) or real(*a))
+    first = training.run_reference(data, params, 0.5, schedule, evaluator)
+    assert len(trained) == 1 and len(list(run_cache.glob("*.npz"))) == 1
+    training._REFERENCE_RUNS.clear()  # as in the next grade, another process
+    again = training.run_reference(data, params, 0.5, schedule, evaluator)
+    assert len(trained) == 1, "the stored run was trained again"
+    assert again["losses"] == first["losses"] and again["accuracy"] == first["accuracy"]
+    for part in ("first", "final"):
+        for name in params:
+            assert np.array_equal(again[part][name], first[part][name]), (part, name)
+    # Other inputs (here a learning rate) are another run: trained, never read from this entry.
+    training._REFERENCE_RUNS.clear()
+    other = training.run_reference(data, params, 0.25, schedule, evaluator)
+    assert len(trained) == 2 and other["losses"] != first["losses"]
+
+
+def test_a_damaged_or_mismatched_stored_run_is_trained_again(assignment, run_cache, monkeypatch):
+    training, data, params, schedule, evaluator = small_reference_problem(assignment)
+    first = training.run_reference(data, params, 0.5, schedule, evaluator)
+    (entry,) = run_cache.glob("*.npz")
+    trained = []
+    real = training._reference_run
+    monkeypatch.setattr(training, "_reference_run", lambda *a: trained.append(1) or real(*a))
+    for damage in (b"not an npz file", entry.read_bytes()[:100]):
+        entry.write_bytes(damage)
+        training._REFERENCE_RUNS.clear()
+        assert training.run_reference(data, params, 0.5, schedule, evaluator)["losses"] == first["losses"]
+    # An entry of the right name holding another run's arrays (wrong shapes) is not used either.
+    import io
+    buffer = io.BytesIO()
+    np.savez(buffer, losses=np.zeros(3), accuracy=np.float64(1.0))
+    entry.write_bytes(buffer.getvalue())
+    training._REFERENCE_RUNS.clear()
+    assert training.run_reference(data, params, 0.5, schedule, evaluator)["accuracy"] == first["accuracy"]
+    assert len(trained) == 3
+
+
+def test_the_run_cache_can_be_turned_off(assignment, run_cache, monkeypatch):
+    training, data, params, schedule, evaluator = small_reference_problem(assignment)
+    monkeypatch.setenv("GRADER_NO_RUN_CACHE", "1")
+    training.run_reference(data, params, 0.5, schedule, evaluator)
+    assert not run_cache.exists()
+
+
+def test_a_stored_run_is_named_by_the_code_that_computes_it(tmp_path, monkeypatch):
+    """Editing the model's reference (its source file) names another entry: a stale run is never found."""
+    import importlib.util
+    from grader import stored_runs
+    source = tmp_path / "my_reference.py"
+    names = []
+    for body in ("return X", "return X * 1"):
+        source.write_text(f"def reference(params, X):\n    {body}\n")
+        spec = importlib.util.spec_from_file_location(f"my_reference_{len(names)}", source)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        stored_runs._file_digest.cache_clear()
+        names.append(stored_runs.digest(b"same inputs", (module.reference,), ()))
+    assert names[0] != names[1]

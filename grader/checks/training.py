@@ -35,6 +35,7 @@ import torch
 
 from .. import compare as comparing
 from .. import optim  # torch.optim's classes without the compiler import
+from .. import stored_runs
 from ..data import DataError, load_dataset
 from ..i18n import _
 from ..results import ERROR, CaseResult, Hint
@@ -106,14 +107,27 @@ def _run_key(data, params: dict, lr: float, schedule) -> bytes:
 
 
 def run_reference(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
-    """The reference run, memoised per process: its weights and batches depend only on the seed and the
-    configuration, so a batch grading a class computes it once per worker, not once per submission."""
+    """The reference run, memoised per process (its weights and batches depend only on the seed and the
+    configuration, so a batch grading a class computes it once per worker, not once per submission) and
+    kept in the user's cache (grader/stored_runs.py: the next grade reads it)."""
     key = _run_key(data, params, lr, schedule)
     if key not in _REFERENCE_RUNS:
         while len(_REFERENCE_RUNS) >= MAX_REFERENCE_RUNS:
             _REFERENCE_RUNS.pop(next(iter(_REFERENCE_RUNS)))
-        _REFERENCE_RUNS[key] = _reference_run(data, params, lr, schedule, evaluator)
+        _REFERENCE_RUNS[key] = _stored_or_run(key, data, params, lr, schedule, evaluator)
     return copy.deepcopy(_REFERENCE_RUNS[key])
+
+
+def _stored_or_run(key: bytes, data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
+    if not stored_runs.enabled():
+        return _reference_run(data, params, lr, schedule, evaluator)
+    model = evaluator.model
+    name = stored_runs.digest(key, (model.reference, model.loss), (__name__, optim.__name__))
+    run = stored_runs.load(name, params, len(schedule))
+    if run is None:
+        run = _reference_run(data, params, lr, schedule, evaluator)
+        stored_runs.save(name, run)
+    return run
 
 
 def _reference_run(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:

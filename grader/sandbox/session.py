@@ -136,6 +136,7 @@ class _Child:
 
     def __init__(self, proc: subprocess.Popen, req: int, resp: int, cap: int):
         self.proc, self.req, self.resp, self.cap = proc, req, resp, cap
+        self.clock = _limits.CpuClock(proc.pid)
         self.started = time.monotonic()
         self.last_cpu = 0.0
         self.watch = None  # called on every liveness check; may raise _Stop (the framework policy)
@@ -147,7 +148,7 @@ class _Child:
     def cpu(self) -> float:
         if self.proc.returncode is not None:  # reaped: its pid may already belong to someone else
             return self.last_cpu
-        v = _limits.process_cpu_seconds(self.proc.pid)
+        v = self.clock.seconds()
         if v is None:  # no /proc: wall time is the conservative stand-in
             v = time.monotonic() - self.started
         self.last_cpu = max(self.last_cpu, v)
@@ -239,6 +240,7 @@ class _Child:
                 except OSError:
                     pass
         self.req = self.resp = self.cap = -1
+        self.clock.close()
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
