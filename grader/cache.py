@@ -2,7 +2,9 @@
 slow to make and the same every time: the wheel built from a source tree (own_wheel.py), the compiled
 validators of the assignment schema (assignment_schema.py). Each entry is named by a hash of everything
 it is made from, so a stale entry is never found, only a current one; writes are atomic, and a folder
-that cannot be written only means making the thing again next time.
+that cannot be written only means making the thing again next time. The HTML report's compiled
+templates (jinja2's bytecode cache, keyed by each template's source) and the training check's reference
+runs (stored_runs.py) are kept here too.
 
 The folder is the user's own (created 0700), as trusted as their site-packages: student code never runs
 as the grading user with it in view (docs/security.md)."""
@@ -33,3 +35,32 @@ def write(path: Path, data: bytes) -> None:
         os.replace(partial, path)  # whole or absent, for a grader running beside this one
     except OSError:
         pass
+
+
+def template_bytecode(made_by: str):
+    """jinja2's bytecode cache (compiling the report's templates takes ~0.1 s) in a folder named by the
+    grader's version and the source of the module `made_by` that sets the environment up (jinja2 keys an
+    entry by its template's source only, not by options such as autoescaping), or None where that folder
+    cannot be made."""
+    import hashlib
+
+    import jinja2
+
+    from . import __version__
+
+    class Quiet(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:  # a full or read-only disk: compiled again next time
+                pass
+
+    source = read(Path(made_by))
+    if source is None:
+        return None
+    folder = cache_dir("templates", hashlib.blake2b(source + __version__.encode(), digest_size=12).hexdigest())
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return Quiet(str(folder))

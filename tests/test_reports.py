@@ -308,3 +308,20 @@ def test_numbers_and_headers_follow_the_language():
         text = render_markdown(make_result())
     assert "| Comprobación | Estado | Puntos | Comentarios |" in text, text[:2000]
     assert "Feedback" not in text
+
+
+def test_the_html_report_is_the_same_from_compiled_templates_kept_in_the_users_cache(tmp_path):
+    """The second process reads the report's templates compiled by the first (jinja2's bytecode cache,
+    in a folder named by the module that sets up the environment) and renders the same page."""
+    import os
+    import subprocess
+    import sys
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from test_reports import make_result;"
+              "from grader.report.html import render_html; print(render_html(make_result()))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    tests = os.path.dirname(__file__)
+    pages = [subprocess.run([sys.executable, "-c", script, tests], env=env, capture_output=True, text=True,
+                            check=True).stdout for _ in range(2)]
+    kept = list((tmp_path / "nn-autograder" / "templates").glob("*/__jinja2_*.cache"))
+    assert len(kept) == 2  # the report and its stylesheet
+    assert pages[0] == pages[1] and "<html" in pages[0]

@@ -8,7 +8,7 @@ import io
 import jinja2
 from markupsafe import Markup
 
-from grader import i18n
+from grader import cache, i18n
 from grader import report as common
 from grader.results import ERROR, FAILED, NOT_ATTEMPTED, PASSED, SKIPPED
 
@@ -37,6 +37,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=cache.template_bytecode(__file__),
     )
     # Wrappers, not the functions themselves, so a catalogue activated later is still used.
     env.install_gettext_callables(
