@@ -22,7 +22,6 @@ from typing import Any, Callable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
 
 aten = torch.ops.aten
 _STEP = 2.0 ** -20  # relative move of an input for the linearized rule: far from rounding, far from kinks
@@ -63,6 +62,23 @@ _DERIVATIVES = {getattr(aten, name): derivative for name, derivative in (
 
 def _floating(x) -> bool:
     return isinstance(x, torch.Tensor) and x.is_floating_point()
+
+
+def _map(fn, x):
+    """fn on every leaf of an operation's arguments (lists, tuples and dicts of tensors and scalars):
+    torch's pytree does the same for any container, at several times the cost, on every operation."""
+    if isinstance(x, (list, tuple)):
+        items = [_map(fn, v) for v in x]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)  # a named tuple by position
+    if isinstance(x, dict):
+        return {k: _map(fn, v) for k, v in x.items()}
+    return fn(x)
+
+
+def _leaves(x) -> list:
+    out = []
+    _map(out.append, x)
+    return out
 
 
 class _Magnitudes(TorchDispatchMode):
@@ -123,7 +139,7 @@ class _Magnitudes(TorchDispatchMode):
             if _floating(x):
                 return self.of(x)
             return abs(x) if isinstance(x, float) else x
-        return func(*tree_map(swap, args), **tree_map(swap, kwargs))
+        return func(*_map(swap, args), **_map(swap, kwargs))
 
     def rule(self, func, args, kwargs, out):
         packet = func.overloadpacket
@@ -166,7 +182,7 @@ class _Magnitudes(TorchDispatchMode):
 
     def linearized(self, func, args, kwargs, out):
         """|out| + the largest change of out per unit step when inputs move by their magnitudes."""
-        leaves, _spec = tree_flatten((args, kwargs))
+        leaves = _leaves((args, kwargs))
         tensors = [x for x in leaves if _floating(x)]
         if not tensors:
             return None
@@ -182,7 +198,7 @@ class _Magnitudes(TorchDispatchMode):
                 if not _floating(x):
                     return x
                 return x.detach() + _STEP * pattern(next(index), x) * self.of(x)
-            moved = func(*tree_map(move, args), **tree_map(move, kwargs))
+            moved = func(*_map(move, args), **_map(move, kwargs))
             moved = list(moved) if isinstance(moved, (tuple, list)) else [moved]
             for k, (o, p) in enumerate(zip(outs, moved)):
                 if _floating(o) and _floating(p) and p.shape == o.shape:
