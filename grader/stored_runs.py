@@ -10,7 +10,9 @@ is PyTorch's own result, bit for bit; change any of those and the entry is simpl
 
 The file holds plain arrays (numpy's .npz, loaded without pickle) and is checked against the run it
 stands for (every parameter's name and shape, one loss per step and one after the last): anything else
-is ignored and the run is trained again. The cache is the grading user's, never in the student's view
+is ignored and the run is trained again. The cache is the grading user's: runs are kept and read only
+where the student's process cannot write there (it runs as a uid of its own, or sees the allow-list
+view without the grading user's home), so no submission can plant a run that another grade reads
 (docs/security.md). GRADER_NO_RUN_CACHE=1 turns it off.
 """
 from __future__ import annotations
@@ -31,8 +33,10 @@ KEEP = 64  # entries (about 80 KB each for the built-in network); the oldest go 
 OFF = "GRADER_NO_RUN_CACHE"
 
 
-def enabled() -> bool:
-    return os.environ.get(OFF, "") in ("", "0")
+def enabled(protections: dict) -> bool:
+    """Whether to keep and read runs, given the student's process's `protections` (Sandbox.protections)."""
+    out_of_reach = bool(protections.get("unprivileged_user") or protections.get("allow_list_view"))
+    return out_of_reach and os.environ.get(OFF, "") in ("", "0")
 
 
 def digest(key: bytes, functions, modules) -> str:

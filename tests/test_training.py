@@ -320,10 +320,10 @@ def test_a_reference_run_is_trained_once_then_read_from_the_users_cache(assignme
     trained = []
     real = training._reference_run
     monkeypatch.setattr(training, "_reference_run", lambda *a: trained.append(1) or real(*a))
-    first = training.run_reference(data, params, 0.5, schedule, evaluator)
+    first = training.run_reference(data, params, 0.5, schedule, evaluator, keep=True)
     assert len(trained) == 1 and len(list(run_cache.glob("*.npz"))) == 1
     training._REFERENCE_RUNS.clear()  # as in the next grade, another process
-    again = training.run_reference(data, params, 0.5, schedule, evaluator)
+    again = training.run_reference(data, params, 0.5, schedule, evaluator, keep=True)
     assert len(trained) == 1, "the stored run was trained again"
     assert again["losses"] == first["losses"] and again["accuracy"] == first["accuracy"]
     for part in ("first", "final"):
@@ -331,13 +331,13 @@ def test_a_reference_run_is_trained_once_then_read_from_the_users_cache(assignme
             assert np.array_equal(again[part][name], first[part][name]), (part, name)
     # Other inputs (here a learning rate) are another run: trained, never read from this entry.
     training._REFERENCE_RUNS.clear()
-    other = training.run_reference(data, params, 0.25, schedule, evaluator)
+    other = training.run_reference(data, params, 0.25, schedule, evaluator, keep=True)
     assert len(trained) == 2 and other["losses"] != first["losses"]
 
 
 def test_a_damaged_or_mismatched_stored_run_is_trained_again(assignment, run_cache, monkeypatch):
     training, data, params, schedule, evaluator = small_reference_problem(assignment)
-    first = training.run_reference(data, params, 0.5, schedule, evaluator)
+    first = training.run_reference(data, params, 0.5, schedule, evaluator, keep=True)
     (entry,) = run_cache.glob("*.npz")
     trained = []
     real = training._reference_run
@@ -345,22 +345,37 @@ def test_a_damaged_or_mismatched_stored_run_is_trained_again(assignment, run_cac
     for damage in (b"not an npz file", entry.read_bytes()[:100]):
         entry.write_bytes(damage)
         training._REFERENCE_RUNS.clear()
-        assert training.run_reference(data, params, 0.5, schedule, evaluator)["losses"] == first["losses"]
+        assert training.run_reference(data, params, 0.5, schedule, evaluator, keep=True)["losses"] == first["losses"]
     # An entry of the right name holding another run's arrays (wrong shapes) is not used either.
     import io
     buffer = io.BytesIO()
     np.savez(buffer, losses=np.zeros(3), accuracy=np.float64(1.0))
     entry.write_bytes(buffer.getvalue())
     training._REFERENCE_RUNS.clear()
-    assert training.run_reference(data, params, 0.5, schedule, evaluator)["accuracy"] == first["accuracy"]
+    assert training.run_reference(data, params, 0.5, schedule, evaluator, keep=True)["accuracy"] == first["accuracy"]
     assert len(trained) == 3
 
 
-def test_the_run_cache_can_be_turned_off(assignment, run_cache, monkeypatch):
-    training, data, params, schedule, evaluator = small_reference_problem(assignment)
+def test_runs_are_kept_only_where_the_students_process_cannot_write_the_cache(monkeypatch):
+    from grader import stored_runs
+    monkeypatch.delenv("GRADER_NO_RUN_CACHE", raising=False)
+    assert stored_runs.enabled({"unprivileged_user": True, "allow_list_view": False})
+    assert stored_runs.enabled({"unprivileged_user": False, "allow_list_view": True})
+    # The same user, with the grading user's home in view (Linux not root without user namespaces,
+    # macOS): a submission could plant a run that the next grade would read.
+    assert not stored_runs.enabled({"unprivileged_user": False, "allow_list_view": False})
+    assert not stored_runs.enabled({})
     monkeypatch.setenv("GRADER_NO_RUN_CACHE", "1")
-    training.run_reference(data, params, 0.5, schedule, evaluator)
-    assert not run_cache.exists()
+    assert not stored_runs.enabled({"unprivileged_user": True, "allow_list_view": True})
+
+
+@pytest.mark.slow  # grades a submission
+def test_a_grade_keeps_its_reference_runs_where_the_sandbox_keeps_the_student_out(grade_training, run_cache):
+    result = grade_training(SOLUTION)
+    assert check(result, "network", TRAINING).status == PASSED
+    protected = result.protections.get("unprivileged_user") or result.protections.get("allow_list_view")
+    kept = list(run_cache.glob("*.npz")) if run_cache.exists() else []
+    assert len(kept) == (2 if protected else 0)  # the full-batch run and the mini-batch run
 
 
 def test_a_stored_run_is_named_by_the_code_that_computes_it(tmp_path, monkeypatch):

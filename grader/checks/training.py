@@ -106,21 +106,20 @@ def _run_key(data, params: dict, lr: float, schedule) -> bytes:
     return h.digest()
 
 
-def run_reference(data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
+def run_reference(data, params: dict, lr: float, schedule, evaluator: Evaluator, keep: bool = False) -> dict:
     """The reference run, memoised per process (its weights and batches depend only on the seed and the
-    configuration, so a batch grading a class computes it once per worker, not once per submission) and
-    kept in the user's cache (grader/stored_runs.py: the next grade reads it)."""
+    configuration, so a batch grading a class computes it once per worker, not once per submission) and,
+    with keep, kept in the user's cache (grader/stored_runs.py: the next grade reads it)."""
     key = _run_key(data, params, lr, schedule)
     if key not in _REFERENCE_RUNS:
         while len(_REFERENCE_RUNS) >= MAX_REFERENCE_RUNS:
             _REFERENCE_RUNS.pop(next(iter(_REFERENCE_RUNS)))
-        _REFERENCE_RUNS[key] = _stored_or_run(key, data, params, lr, schedule, evaluator)
+        _REFERENCE_RUNS[key] = (_stored_or_run(key, data, params, lr, schedule, evaluator) if keep
+                                else _reference_run(data, params, lr, schedule, evaluator))
     return copy.deepcopy(_REFERENCE_RUNS[key])
 
 
 def _stored_or_run(key: bytes, data, params: dict, lr: float, schedule, evaluator: Evaluator) -> dict:
-    if not stored_runs.enabled():
-        return _reference_run(data, params, lr, schedule, evaluator)
     model = evaluator.model
     name = stored_runs.digest(key, (model.reference, model.loss), (__name__, optim.__name__))
     run = stored_runs.load(name, params, len(schedule))
@@ -323,17 +322,18 @@ class ReferenceRuns:
         self.lr, self.factor = float(cfg["learning_rate"]), float(cfg["divergence_factor"])
         self.evaluator = Evaluator(data, model)
         self.params, self.plans = training_plans(ctx, model, cfg, data)
+        keep = stored_runs.enabled(getattr(ctx.sandbox, "protections", {}))
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reference training")
-        self._runs = [self._pool.submit(self._timed, data, self.params, self.lr, schedule, self.evaluator)
+        self._runs = [self._pool.submit(self._timed, data, self.params, self.lr, schedule, self.evaluator, keep)
                       for _label, _key, schedule in self.plans]
 
     @staticmethod
-    def _timed(data, params, lr, schedule, evaluator) -> dict:
+    def _timed(data, params, lr, schedule, evaluator, keep) -> dict:
         started = time.perf_counter()
         # One thread, beside the thread grading the other checks: two would not be faster even on an idle
         # machine, and beside any other busy process they spin against it (measured: 3x slower).
         with torch_threads(1):
-            run = run_reference(data, params, lr, schedule, evaluator)
+            run = run_reference(data, params, lr, schedule, evaluator, keep)
         return {**run, "seconds": round(time.perf_counter() - started, 3)}
 
     def checked(self, i: int, label: str, curve: dict) -> dict:
