@@ -79,8 +79,8 @@ def _stat_cpu_seconds(data: bytes) -> float | None:
 
 
 class CpuClock:
-    """process_cpu_seconds of one process, read many times: its /proc/<pid>/stat stays open and each
-    reading is one pread (the grader reads it a few thousand times per grade: open-read-close cost ~0.3 s).
+    """process_cpu_seconds of one process, read many times (a few thousand per grade of the whole default
+    assignment): its /proc/<pid>/stat stays open and each reading is one pread, not an open, read and close.
     The open file belongs to that process, not to its pid: once the process is reaped, reading fails
     (None) instead of measuring whoever gets the pid next."""
 
