@@ -10,7 +10,9 @@ The folder is the user's own (created 0700), as trusted as their site-packages: 
 as the grading user with it in view (docs/security.md)."""
 from __future__ import annotations
 
+import hashlib
 import os
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -24,6 +26,13 @@ def read(path: Path) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None
+
+
+@lru_cache(maxsize=64)
+def file_digest(path: str) -> bytes | None:
+    """A digest of a source file's bytes, for naming what is made from it (None: unreadable)."""
+    data = read(Path(path))
+    return None if data is None else hashlib.blake2b(data, digest_size=20).digest()
 
 
 def write(path: Path, data: bytes) -> None:
@@ -42,8 +51,6 @@ def template_bytecode(made_by: str):
     grader's version and the source of the module `made_by` that sets the environment up (jinja2 keys an
     entry by its template's source only, not by options such as autoescaping), or None where that folder
     cannot be made."""
-    import hashlib
-
     import jinja2
 
     from . import __version__
@@ -55,7 +62,7 @@ def template_bytecode(made_by: str):
             except OSError:  # a full or read-only disk: compiled again next time
                 pass
 
-    source = read(Path(made_by))
+    source = file_digest(made_by)
     if source is None:
         return None
     folder = cache_dir("templates", hashlib.blake2b(source + __version__.encode(), digest_size=12).hexdigest())

@@ -21,7 +21,6 @@ import hashlib
 import io
 import os
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +47,8 @@ def digest(key: bytes, functions, modules) -> str:
     files = {getattr(getattr(f, "__code__", None), "co_filename", None) for f in functions}
     files |= {getattr(sys.modules.get(m), "__file__", None) for m in modules}
     for path in sorted(f for f in files if f):
-        h.update(_file_digest(path))
+        h.update(cache.file_digest(path) or os.urandom(20))  # unreadable: an entry never found again
     return h.hexdigest()
-
-
-@lru_cache(maxsize=32)
-def _file_digest(path: str) -> bytes:
-    try:
-        return hashlib.blake2b(Path(path).read_bytes(), digest_size=20).digest()
-    except OSError:
-        return os.urandom(20)  # unreadable: an entry that can never be found again
 
 
 def load(name: str, params: dict, steps: int) -> dict | None:

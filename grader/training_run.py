@@ -52,6 +52,11 @@ def training_config(ctx, model: Model) -> dict:
     return cfg
 
 
+def training_data(cfg: dict):
+    """The data set a training configuration names (training_config), at its sizes; raises DataError."""
+    return load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+
+
 def batch_schedule(n: int, batch_size: int | None, steps: int, rng) -> list[np.ndarray | None]:
     """Index arrays for each step: None (the full batch), or consecutive slices of a fresh
     permutation per epoch (the last batch of an epoch may be smaller)."""
@@ -200,7 +205,7 @@ def train_ahead(ctx, model: Model) -> dict[str, StudentRun] | None:
     unavailable, which the check reports)."""
     cfg = training_config(ctx, model)
     try:
-        data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+        data = training_data(cfg)
     except DataError:
         return None
     ctx.require(model.class_name)

@@ -355,3 +355,23 @@ def test_on_spawn_is_called_as_each_child_starts_before_its_greeting():
         assert box.call("ok").value == "fine" and seen == [[]]  # called before the first greeting arrived
         assert not box.call("hard_exit").ok
         assert box.call("ok").value == "fine" and box.restarts == 1 and len(seen) == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
+def test_the_cpu_clock_follows_its_process_and_not_its_pid_once_reaped():
+    import subprocess
+    from grader.sandbox.limits import CpuClock
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"
+                             "while time.process_time() < end: pass\ninput()"], stdin=subprocess.PIPE)
+    clock = CpuClock(busy.pid)
+    try:
+        deadline = time.monotonic() + 30
+        while (clock.seconds() or 0.0) < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert 0.4 <= clock.seconds() < 30
+        busy.communicate(b"\n", timeout=30)  # exits and is reaped
+        assert clock.seconds() is None  # not whoever gets the pid next
+    finally:
+        busy.kill()
+        clock.close()
+    assert clock.seconds() is None  # closed

@@ -381,7 +381,7 @@ def test_a_grade_keeps_its_reference_runs_where_the_sandbox_keeps_the_student_ou
 def test_a_stored_run_is_named_by_the_code_that_computes_it(tmp_path, monkeypatch):
     """Editing the model's reference (its source file) names another entry: a stale run is never found."""
     import importlib.util
-    from grader import stored_runs
+    from grader import cache, stored_runs
     source = tmp_path / "my_reference.py"
     names = []
     for body in ("return X", "return X * 1"):
@@ -389,6 +389,6 @@ def test_a_stored_run_is_named_by_the_code_that_computes_it(tmp_path, monkeypatc
         spec = importlib.util.spec_from_file_location(f"my_reference_{len(names)}", source)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        stored_runs._file_digest.cache_clear()
+        cache.file_digest.cache_clear()
         names.append(stored_runs.digest(b"same inputs", (module.reference,), ()))
     assert names[0] != names[1]

@@ -33,6 +33,7 @@ from ..loader import SubmissionError
 from ..report import gradescope, html, markdown, write_reports  # noqa: F401 - preloaded with the rest
 from ..results import ExerciseResult, GradeResult
 from ..seeds import Seed
+from ..spec import unit_checks
 from ..timing import torch_threads
 from . import similarity
 from .discover import PayloadError, materialize
@@ -121,14 +122,7 @@ def _max_points(assignment, exercise_ids) -> dict[str, float]:
     """Each selected exercise's points, for the gradebook row of a submission that could not be graded."""
     out = {}
     for exercise in assignment.select(exercise_ids):
-        total = 0.0
-        for unit in exercise.units:
-            checks = dict(unit.checks)
-            for option, kinds in getattr(unit, "optional_checks", {}).items():  # as grader.engine selects them
-                if assignment.options.get(option):
-                    checks.update(kinds)
-            total += sum(checks.values())
-        out[exercise.id] = total
+        out[exercise.id] = sum(sum(unit_checks(unit, assignment.options).values()) for unit in exercise.units)
     return out
 
 

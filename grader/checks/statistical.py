@@ -53,8 +53,6 @@ from .base import Replay, attempt, check_kind, outcome_failure, run_check
 
 ALPHA = 1e-8  # size of each test
 
-
-
 Z = statistics.NormalDist().inv_cdf(1 - ALPHA / 2)  # 5.73
 NORMAL_CDF = statistics.NormalDist().cdf
 DRAWS = 2  # calls per case: the pooled sample, and two calls that must differ

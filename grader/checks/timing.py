@@ -10,14 +10,14 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ..data import DataError, load_dataset
+from ..data import DataError
 from ..results import ERROR, SKIPPED, CaseResult
 from ..spec import Case, Model
 from ..timing import (SCHEDULE, STUDENT, TIME_BUDGET_S, StudentRunner, Timing, Workload, environment, measure,
                       sandbox_blas_threads, scaling_sweep, torch_backend, torch_threads)
 from .base import NotAttempted, Unavailable, check_kind, nothing_to_replay, run_check
 from .model import Instance, make_params
-from .training import training_config
+from .training import training_config, training_data
 
 
 @check_kind("timing", units=(Model,))
@@ -30,7 +30,7 @@ def model_timing(ctx, model: Model, points: float):
     def body(result):
         cfg = training_config(ctx, model)
         try:
-            data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+            data = training_data(cfg)
         except DataError as error:
             result.status, result.message = ERROR, f"timing data unavailable: {error}"
             return

@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ..data import DataError, load_dataset
+from ..data import DataError
 from ..results import SKIPPED, CaseResult
 from ..spec import Case, TorchModel
 from ..timing import (SCHEDULE, STUDENT, TIME_BUDGET_S, BackendFailed, StudentRunner, Timing, Workload,
@@ -20,7 +20,7 @@ from ..timing import (SCHEDULE, STUDENT, TIME_BUDGET_S, BackendFailed, StudentRu
 from .base import NotAttempted, SkipCheck, Unavailable, check_kind, nothing_to_replay, run_check
 from .model import Instance, make_params
 from .torch_module import StudentModule, cuda_available
-from .training import training_config
+from .training import training_config, training_data
 
 STUDENT_TORCH = "PyTorch (yours)"
 
@@ -55,7 +55,7 @@ def torch_timing(ctx, unit: TorchModel, points: float):
         twin = unit.twin.model
         cfg = training_config(numpy_ctx, twin)
         try:
-            data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+            data = training_data(cfg)
         except DataError as error:
             raise SkipCheck(f"timing data unavailable: {error}") from None
         threads = int(settings.get("threads") or sandbox_blas_threads(numpy_box))

@@ -36,12 +36,13 @@ import torch
 from .. import compare as comparing
 from .. import optim  # torch.optim's classes without the compiler import
 from .. import stored_runs
-from ..data import DataError, load_dataset
+from ..data import DataError
 from ..i18n import _
 from ..results import ERROR, CaseResult, Hint
 from ..spec import Model
 from ..timing import torch_threads
-from ..training_run import DEFAULTS, StudentRun, chunk_sizes, onehot, training_config, training_plans  # noqa: F401
+from ..training_run import (DEFAULTS, StudentRun, chunk_sizes, onehot, training_config, training_data,  # noqa: F401
+                            training_plans)
 from .base import Replay, check_kind, run_check
 
 # (rtol, atol) per dtype the student computes in, the base of compare.py's rule for a trained quantity:
@@ -369,7 +370,7 @@ def model_training(ctx, model: Model, points: float):
     def train(result, references):
         cfg = training_config(ctx, model)
         try:
-            data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+            data = training_data(cfg)
         except DataError as error:
             result.status, result.message = ERROR, _("training data unavailable: {error}").format(error=error)
             return
@@ -409,7 +410,7 @@ def _start_reference_runs(ctx, model: Model) -> ReferenceRuns | None:
     are graded (None: the data set is unavailable, which the check reports)."""
     cfg = training_config(ctx, model)
     try:
-        data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+        data = training_data(cfg)
     except DataError:
         return None
     return ReferenceRuns(ctx, model, cfg, data)
@@ -420,7 +421,7 @@ def _replay_training(ctx, model: Model):
     """Each run of the reference as the check runs it: its loss curve must not diverge (else no student can
     pass), and a curve is judged as the check judges a float64 student's."""
     cfg = training_config(ctx, model)
-    data = load_dataset(cfg["dataset"], cfg["data_dir"], cfg["train_size"], cfg["test_size"])
+    data = training_data(cfg)
     evaluator = Evaluator(data, model)
     params, plans = training_plans(ctx, model, cfg, data)
     rtol, atol = tolerance(np.float64, cfg)

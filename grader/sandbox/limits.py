@@ -56,33 +56,12 @@ def apply_rlimits(wanted: dict[str, int]) -> dict[str, bool]:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a running (or zombie, not yet reaped) process, all its threads.
-
-    None where /proc is missing (macOS, Windows) or the process is gone; callers then fall back to wall time.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return _stat_cpu_seconds(data)
-
-
-def _stat_cpu_seconds(data: bytes) -> float | None:
-    # The command name (field 2) is in parentheses and may itself hold spaces or ')': split after the last ')'.
-    fields = data[data.rfind(b")") + 2 :].split()
-    try:
-        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat(5)
-    except (IndexError, ValueError):
-        return None
-
-
 class CpuClock:
-    """process_cpu_seconds of one process, read many times (a few thousand per grade of the whole default
-    assignment): its /proc/<pid>/stat stays open and each reading is one pread, not an open, read and close.
-    The open file belongs to that process, not to its pid: once the process is reaped, reading fails
-    (None) instead of measuring whoever gets the pid next."""
+    """User + system CPU seconds of a running (or zombie, not yet reaped) process, all its threads, read
+    many times (a few thousand per grade of the whole default assignment): its /proc/<pid>/stat stays open
+    and each reading is one pread. The open file belongs to that process, not to its pid: once the process
+    is reaped, reading fails (None) instead of measuring whoever gets the pid next. None also where /proc is
+    missing (macOS, Windows); callers then fall back to wall time."""
 
     def __init__(self, pid: int):
         try:
@@ -94,8 +73,14 @@ class CpuClock:
         if self.fd < 0:
             return None
         try:
-            return _stat_cpu_seconds(os.pread(self.fd, 4096, 0))
+            data = os.pread(self.fd, 4096, 0)
         except OSError:
+            return None
+        # The command name (field 2) is in parentheses and may hold spaces or ')': split after the last ')'.
+        fields = data[data.rfind(b")") + 2:].split()
+        try:
+            return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat(5)
+        except (IndexError, ValueError):
             return None
 
     def close(self) -> None:
@@ -148,4 +133,4 @@ def platform_protections() -> dict[str, bool]:
 
 
 if __name__ == "__main__":  # handy when porting: python limits.py
-    print(platform_protections(), process_cpu_seconds(os.getpid()), file=sys.stdout)
+    print(platform_protections(), CpuClock(os.getpid()).seconds(), file=sys.stdout)
