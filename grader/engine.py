@@ -90,23 +90,18 @@ def _import_in_background(name: str, then=None) -> threading.Thread | None:
 
 def _start_reference_work(exercises, options, ahead_of: dict, context) -> None:
     """Before the first exercise is graded, start what the selected exercises' check kinds can do without
-    the student: their `prepare` hooks (the training check's reference runs start in a thread), and the
-    import of the slow modules they declare (`check_kind(imports=...)`: scipy.optimize) in another. Both
-    run while exercises are graded, which mostly waits on the student's process or in torch's kernels
-    (neither holds the GIL)."""
+    the student: their `prepare` hooks (the training check's reference runs start in a thread, which runs
+    while exercises are graded: they mostly wait on the student's process or in torch's kernels, neither
+    of which holds the GIL)."""
     from .checks import lookup
-    wanted: list[str] = []
     for exercise in exercises:
         kinds = [(unit, kind) for unit in exercise.units for name in unit_checks(unit, options)
                  if (kind := lookup(name, unit)) is not None]
-        wanted += [module for _unit, kind in kinds for module in kind.imports]
         prepare = [(unit, kind.name, kind.prepare) for unit, kind in kinds if kind.prepare is not None]
         if prepare:
             ctx = context(exercise)
             ctx.ahead = ahead_of.setdefault(exercise.id, ({}, range(0)))[0]
             run_ahead(ctx, prepare, stage="reference")
-    for name in dict.fromkeys(wanted):
-        _import_in_background(name)
 
 
 def _import_quietly(name: str, then=None) -> None:

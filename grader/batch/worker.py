@@ -71,7 +71,8 @@ def init_worker() -> None:
 
 def warm_up() -> None:
     """Import and run once what the first grade would otherwise pay for: torch.optim's first step,
-    the digits data set, the report template."""
+    the digits data set, the report template, and scipy.optimize (loaded here, a worker's grades run
+    L-BFGS-B themselves instead of starting a process for it each time: grader/lbfgs.py)."""
     global _warm
     if _warm:
         return
@@ -82,6 +83,7 @@ def warm_up() -> None:
     from ..report.html import environment
     load_dataset("digits")
     environment().get_template("report.html.j2")
+    import scipy.optimize  # noqa: F401
     _warm = True
 
 

@@ -63,10 +63,8 @@ class CheckKind:
     """A registered check kind: its name, the unit types it grades, and its hooks (see the module doc)."""
 
     def __init__(self, name: str, run: Runner, *, units: tuple[type, ...] = (object,), main: bool = False,
-                 depends_on: tuple[str, ...] | str = (), replay: Callable | None = None, doc: str = "",
-                 imports: tuple[str, ...] = ()):
+                 depends_on: tuple[str, ...] | str = (), replay: Callable | None = None, doc: str = ""):
         self.name, self.run, self.units, self.main = name, run, tuple(units), main
-        self.imports = tuple(imports)  # slow modules `run` will import: the engine imports them ahead
         self.depends_on = depends_on if depends_on == MAIN else tuple(depends_on)
         self.replay = replay  # None: validate cannot replay this kind (it says so)
         self.verify: Callable | None = None  # checks of the reference itself (autograd against finite differences)
@@ -144,18 +142,17 @@ def output_grader(expected: tuple, names: list[str], *, unit=None, exact: bool =
 
 
 def check_kind(name: str, *, units: tuple[type, ...] | type = (object,), main: bool = False,
-               depends_on: tuple[str, ...] | str = (), imports: tuple[str, ...] = ()) -> Callable[[Runner], CheckKind]:
+               depends_on: tuple[str, ...] | str = ()) -> Callable[[Runner], CheckKind]:
     """Register `run` as the check kind `name` for `units` (a kind of the same name for a more specific
     unit type is looked up first). `main`: the kind judges the unit's outputs themselves (forward);
-    `depends_on`: kind names, or MAIN, whose failure leaves this check without points; `imports`: modules
-    slow to import that `run` needs (scipy.stats), which the engine imports in the background while
-    earlier exercises are graded. Returns the CheckKind, still callable as run."""
+    `depends_on`: kind names, or MAIN, whose failure leaves this check without points. Returns the
+    CheckKind, still callable as run."""
     units = units if isinstance(units, tuple) else (units,)
 
     def register(run: Runner) -> CheckKind:
         if name in RENAMED_CHECKS:
             raise ValueError(f"{name!r} is the old name of the check kind {RENAMED_CHECKS[name]!r}")
-        kind = CheckKind(name, run, units=units, main=main, depends_on=depends_on, imports=imports)
+        kind = CheckKind(name, run, units=units, main=main, depends_on=depends_on)
         REGISTRY.setdefault(name, []).append(kind)
         return kind
     return register

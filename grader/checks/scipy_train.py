@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import lbfgs
 from ..compare import coerce
 from ..data import load_digits
 from ..i18n import _
@@ -182,6 +183,10 @@ class _Stop(Exception):
     """An evaluation failed: the training stops with this message."""
 
 
+def _options(cfg: dict) -> dict:
+    return {"maxiter": int(cfg["max_iterations"]), "maxfun": 3 * int(cfg["max_iterations"])}
+
+
 def initial_parameters(problem: Problem, rng) -> np.ndarray:
     """Glorot-uniform weights and zero biases, packed as the assignment packs them."""
     shapes = ref.shapes(*problem.sizes, problem.cfg["features_first"])
@@ -195,10 +200,13 @@ def initial_parameters(problem: Problem, rng) -> np.ndarray:
     return ref.pack(params, problem.cfg["blocks"], problem.cfg["order"])
 
 
-@check_kind("cost_training", units=(Function,), imports=("scipy.optimize",))
+@check_kind("cost_training", units=(Function,))
 def cost_training(ctx, fn: Function, points: float):
     """scipy.optimize.minimize(jac=True, method="L-BFGS-B") on digits with the student's cost function;
-    the test accuracy of the result, computed here, must reach `min_accuracy`."""
+    the test accuracy of the result, computed here, must reach `min_accuracy`. L-BFGS-B runs in the
+    grader's own process started while PyTorch loaded, when there is one (grader/lbfgs.py)."""
+    process = ctx.take_ahead(fn, "cost_training")
+
     def body(result):
         cfg = settings(ctx)
         data = load_digits()
@@ -208,33 +216,28 @@ def cost_training(ctx, fn: Function, points: float):
         label = _("digits: {n} training images, L-BFGS-B for at most {k} iterations").format(
             n=len(data.y_train), k=int(cfg["max_iterations"]))
         call = problem.describe(ctx.student_name(fn.name))
-        evaluations = []
 
-        def fun(theta):
+        def evaluate(theta, k):
             J, grad, failure = _evaluate(ctx, fn, problem, theta)
             if failure is None and not (np.isfinite(J) and np.all(np.isfinite(coerce(grad)[0]))):
                 failure = _("J or grad is not finite.")
             if failure is not None:
-                raise _Stop(_("evaluation {k} of the training failed: {why}").format(k=len(evaluations) + 1,
-                                                                                    why=failure))
-            evaluations.append(J)
-            return J, np.asarray(grad, dtype=np.float64).reshape(-1)
+                raise _Stop(_("evaluation {k} of the training failed: {why}").format(k=k, why=failure))
+            return J, grad
         try:
-            import scipy.optimize  # only when this check runs
-            found = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
-                                            options={"maxiter": int(cfg["max_iterations"]),
-                                                     "maxfun": 3 * int(cfg["max_iterations"])})
+            found = lbfgs.minimize(evaluate, x0, _options(cfg), process)
         except _Stop as stop:
             result.cases.append(CaseResult(label=label, passed=False, call=call, message=str(stop), status=ERROR))
             return
         accuracy = ref.accuracy(found.x, *problem.sizes, data.X_test, data.y_test, **packing(cfg))
-        result.extra["training"] = {"accuracy": accuracy, "iterations": int(found.nit),
+        evaluations = found.values
+        result.extra["training"] = {"accuracy": accuracy, "iterations": found.nit,
                                     "evaluations": len(evaluations), "initial_J": evaluations[0],
-                                    "final_J": float(found.fun)}
+                                    "final_J": found.fun}
         passed = accuracy >= float(cfg["min_accuracy"])
         message = _("after {k} L-BFGS-B iterations ({n} calls of your function; J from {J0:.4g} to {J1:.4g}) "
                     "the test accuracy is {acc:.1%}; at least {need:.0%} is required.").format(
-            k=found.nit, n=len(evaluations), J0=evaluations[0], J1=float(found.fun), acc=accuracy,
+            k=found.nit, n=len(evaluations), J0=evaluations[0], J1=found.fun, acc=accuracy,
             need=float(cfg["min_accuracy"]))
         if not passed and not found.success:
             message += " " + _("The optimizer stopped early ({why}): this usually means grad is not the "
@@ -287,10 +290,7 @@ def _replay_training(ctx, fn: Function):
     problem = Problem((data.features, int(cfg["hidden"]), data.classes), data.X_train, data.y_train,
                       cfg["lambda_"], cfg)
     x0 = initial_parameters(problem, ctx.rng(fn.name, "cost_training"))
-    import scipy.optimize
-    found = scipy.optimize.minimize(lambda theta: problem.reference(fn.reference, theta), x0, jac=True,
-                                    method="L-BFGS-B", options={"maxiter": int(cfg["max_iterations"]),
-                                                                "maxfun": 3 * int(cfg["max_iterations"])})
+    found = lbfgs.minimize(lambda theta, _k: problem.reference(fn.reference, theta), x0, _options(cfg))
     accuracy = ref.accuracy(found.x, *problem.sizes, data.X_test, data.y_test, **packing(cfg))
     need = float(cfg["min_accuracy"])
     yield Replay(_("digits: {n} training images, L-BFGS-B for at most {k} iterations").format(
