@@ -18,7 +18,8 @@ seconds). Figures:
                                                   goal >= 200/min, >= 1.8x, whole assignment >= 30/min
   timing    `grade --example -e network --timing`                             goal < 15 s
   memory    peak RSS of the largest process of `grade NOTEBOOK -e network` and of `grade --example`
-            (wait4), and the largest sum over the process tree (sampled every 50 ms) goal < 700 MB
+            (wait4), and the largest sum over the process tree (sampled every 50 ms): of RSS, which
+            counts a shared library once per process, and of PSS, which shares it out  goal < 700 MB
 
     python benchmarks/bench_floor.py                 # 7 rounds, a class of 20
     python benchmarks/bench_floor.py --quick         # 3 rounds, a class of 10
@@ -53,8 +54,10 @@ CLI = [sys.executable, "-c", "import atexit, os, sys\n"
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "GRADER_PRIVATE_SEED": "bench-floor"}
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of pid and all its descendants (Linux /proc; 0 where unreadable)."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(resident bytes, proportional set size in bytes) summed over pid and all its descendants (Linux
+    /proc; 0 where unreadable). The RSS sum counts a library's pages once per process that maps them; the
+    PSS sum shares them out, so it is what the tree takes from the machine."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -64,28 +67,30 @@ def tree_rss(pid: int) -> int:
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    rss, pss, todo = 0, 0, [pid]
     while todo:
         p = todo.pop()
         todo.extend(children.get(p, ()))
         try:
             with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                rss += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                pss += next((int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:")), 0)
         except (OSError, ValueError, IndexError):
             pass
-    return total
+    return rss, pss
 
 
 def run(cmd: list[str], env: dict | None = None, sample: bool = False) -> dict:
     """Wall seconds, CPU seconds and peak RSS (largest process, bytes) of one command and its children;
-    with sample, also the largest sum of RSS over its process tree."""
+    with sample, also the largest sums of RSS and of PSS over its process tree."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or ENV)
-    peak_tree, done = [0], threading.Event()
+    peak_tree, done = [0, 0], threading.Event()
 
     def sampler():
         while not done.wait(0.05):
-            peak_tree[0] = max(peak_tree[0], tree_rss(proc.pid))
+            peak_tree[:] = map(max, peak_tree, tree_memory(proc.pid))
 
     thread = threading.Thread(target=sampler, daemon=True) if sample and sys.platform == "linux" else None
     if thread:
@@ -100,7 +105,7 @@ def run(cmd: list[str], env: dict | None = None, sample: bool = False) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{stderr.decode()[-2000:]}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss * 1024,
-            "tree": peak_tree[0]}
+            "tree": peak_tree[0], "tree_pss": peak_tree[1]}
 
 
 def notebook_of_solution(path: Path, header: str = "") -> Path:
@@ -234,7 +239,8 @@ def report(bench: Bench, loads: list[float]) -> None:
         if name in bench.rows:
             rows = bench.rows[name]
             print(f"peak memory, {name}: largest process {statistics.median(r['rss'] for r in rows) / mb:.0f} MB, "
-                  f"process tree {statistics.median(r['tree'] for r in rows) / mb:.0f} MB (median of {len(rows)})")
+                  f"process tree {statistics.median(r['tree'] for r in rows) / mb:.0f} MB (sum of RSS; "
+                  f"{statistics.median(r['tree_pss'] for r in rows) / mb:.0f} MB of PSS) (median of {len(rows)})")
     print(f"load average during the rounds: {', '.join(f'{x:.2f}' for x in loads)} on {os.cpu_count()} CPUs")
 
 

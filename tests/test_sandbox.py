@@ -57,6 +57,20 @@ def test_function_values_and_args_after(good):
     assert out.value.flags.writeable and out.wall_s < 1
 
 
+def test_replies_of_every_size_in_a_row_arrive_whole(good):
+    """Small replies are read ahead in one piece, large arrays straight into place: a run of both, in
+    every order, comes back exactly, each reply with its own call."""
+    rng = np.random.default_rng(5)
+    for n in (1, 3, 40_000, 2, 9_000, 70_000, 1, 16_384, 8_191, 5):  # float64: around the 64 KiB read-ahead
+        x = rng.standard_normal(n)
+        out = good.call("echo", x, [x[:2], {"k": x[-1:]}], return_args=False)
+        assert out.ok
+        (back, (head, tail)), _kwargs = out.value
+        np.testing.assert_array_equal(back, x)
+        np.testing.assert_array_equal(head, x[:2])
+        np.testing.assert_array_equal(tail["k"], x[-1:])
+
+
 def test_many_value_kinds(good):
     v = good.call("many_kinds").value
     assert v["t"] == (1, 2.5, None) and v["s"] == "text"

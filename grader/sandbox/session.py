@@ -46,6 +46,7 @@ WATCH_EVERY = 0.1  # seconds between framework-library scans during a long call
 SCAN_EVERY = 0.2  # seconds between framework-library scans after quick exchanges
 WALK_EVERY = 1.0  # ... and between walks over /proc for the child's descendants, when it has no cgroup
 PIPE_SIZE = 1 << 20  # larger pipes move big arrays in fewer wake-ups (Linux; ignored elsewhere)
+READ_AHEAD = 1 << 16  # bytes of the reply pipe read at once (a whole small reply); larger reads go straight in
 SIGNAL_MEANINGS = {  # translated where used
     "SIGSEGV": N_("a segmentation fault"),
     "SIGBUS": N_("a bus error"),
@@ -136,6 +137,7 @@ class _Child:
 
     def __init__(self, proc: subprocess.Popen, req: int, resp: int, cap: int):
         self.proc, self.req, self.resp, self.cap = proc, req, resp, cap
+        self._ahead, self._pending = bytearray(READ_AHEAD), memoryview(b"")  # bytes read, not yet consumed
         self.clock = _limits.CpuClock(proc.pid)
         self.started = time.monotonic()
         self.last_cpu = 0.0
@@ -216,21 +218,23 @@ class _Child:
                     raise
 
     def readinto(self, view: memoryview) -> int:  # the reader interface of wire.read_message
-        self.wait(self.resp)
-        return os.readv(self.resp, [view])
+        """Up to len(view) bytes of the reply stream. Small reads are served from one read ahead: a reply's
+        prefix, header and arrays (a dozen reads) then cost one wait and one system call."""
+        if not self._pending:
+            self.wait(self.resp)
+            if len(view) >= READ_AHEAD:  # a large array goes straight where it belongs
+                return os.readv(self.resp, [view])
+            self._pending = memoryview(self._ahead)[:os.readv(self.resp, [self._ahead])]
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
     def send(self, buffers: list) -> None:
-        for buf in buffers:
-            view = memoryview(buf).cast("B")
-            while view:
-                try:
-                    n = os.write(self.req, view)
-                except BlockingIOError:
-                    self.wait(self.req, write=True)
-                    continue
-                except OSError:  # EPIPE: the child is gone
-                    raise _Stop("dead") from None
-                view = view[n:]
+        try:
+            wire.write_all(self.req, buffers, when_full=lambda: self.wait(self.req, write=True))
+        except OSError:  # EPIPE: the child is gone
+            raise _Stop("dead") from None
 
     def close_fds(self) -> None:
         for fd in (self.req, self.resp, self.cap):
