@@ -11,15 +11,12 @@ bare `python -c "import numpy"` measured in the same rounds.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _common import bare_import, baseline_arguments, probe
 
 SANDBOXES = 6
 PROBE = r"""
@@ -44,26 +41,8 @@ print(json.dumps({"times": times, "view": protections.get("allow_list_view", pro
 """
 
 
-def run(python: str, pythonpath: str | None, submission: str, variant: str) -> dict:
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    out = subprocess.run([python, "-c", PROBE, submission, variant, str(SANDBOXES)], env=env, check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def bare_numpy(python: str) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([python, "-c", "import numpy"], check=True)
-    return time.perf_counter() - t0
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--baseline", help="another checkout of the grader (its folder holding grader/)")
-    args = parser.parse_args()
+    args = baseline_arguments(__doc__, rounds=7)
     python = sys.executable
     variants = {"allow-list view": (None, "default"), "no view (hide_files=False)": (None, "no-view")}
     if args.baseline:
@@ -74,9 +53,9 @@ def main() -> None:
         later: dict[str, list[float]] = {k: [] for k in variants}
         bare, views = [], {}
         for r in range(args.rounds):
-            bare.append(bare_numpy(python))
+            bare.append(bare_import(python, "numpy"))
             for name, (path, variant) in variants.items():
-                result = run(python, path, tmp, variant)
+                result = probe(python, path, PROBE, tmp, variant, str(SANDBOXES))
                 first[name].append(result["times"][0])
                 later[name].extend(result["times"][1:])
                 views[name] = result["view"]
