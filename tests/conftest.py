@@ -24,3 +24,21 @@ def grade_it(assignment):
         return grade(Path(path), spec or assignment, seed or Seed(assignment.practice_seed, "practice"),
                      exercise_ids=exercises, limits=Limits(**{**FAST_LIMITS, **(limits or {})}))
     return run
+
+
+@pytest.fixture(scope="module", params=["fresh interpreter", "zygote"])
+def student_processes(request):
+    """A module's tests twice: student processes started as a fresh interpreter, then forked from a batch
+    worker's zygote (grader/sandbox/launch.py), which must make no difference to any of them."""
+    from grader.sandbox import launch
+    from grader.sandbox.session import child_environment
+
+    if request.param == "fresh interpreter":
+        yield request.param
+        return
+    zygote = launch.keep_zygote(child_environment("", ""))
+    try:
+        yield request.param
+        assert zygote.spawned > 0, "no student process of this module came from the zygote"
+    finally:
+        launch.stop_zygote()

@@ -20,7 +20,8 @@ from grader.sandbox.session import Isolation, Limits, Sandbox
 
 # Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(sys.platform != "linux", reason="namespaces are Linux's")]
+              pytest.mark.skipif(sys.platform != "linux", reason="namespaces are Linux's"),
+              pytest.mark.usefixtures("student_processes")]  # every test with each way of starting the child
 
 HOSTILE = Path(__file__).parent / "hostile"
 LIMITS = Limits(cpu_s_per_call=5, wall_s_per_call=20, import_cpu_s=5, total_cpu_s=60, memory_bytes=2**30)

@@ -465,9 +465,15 @@ def test_each_submission_is_graded_with_the_class_and_the_reports_hidden(spec, k
     entry = next(e for e in discover(klass)[0] if e.name == "alice")
     job = runner._job(entry, read_payload(entry, cfg.max_bytes, cfg.max_files), "key", None,
                       assignment_bundle(spec), cfg)
-    outcome = worker.grade_job(job)
+    from grader.sandbox import launch
+    try:
+        outcome = worker.grade_job(job)
+        forked = launch.current_zygote().spawned
+    finally:
+        launch.stop_zygote()  # the worker's zygote is this test's, not the next one's
     assert set(seen["hide"]) == {str(klass.resolve()), str((tmp_path / "out").resolve())}
     assert outcome["record"]["status"] == "graded"
+    assert forked >= 1  # the student's process came from the worker's zygote
 
 
 def _batch_tree(pid: int) -> set[tuple[int, int]]:

@@ -33,7 +33,8 @@ from grader.sandbox.session import Isolation, Limits, Sandbox
 
 # Grades submissions or starts processes: `python -m pytest -m "not slow"` leaves it out.
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's protections are Linux's")]
+              pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's protections are Linux's"),
+              pytest.mark.usefixtures("student_processes")]  # every test with each way of starting the child
 
 HOSTILE = Path(__file__).parent / "hostile"
 ROOT = os.geteuid() == 0

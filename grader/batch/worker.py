@@ -38,7 +38,9 @@ from ..timing import torch_threads
 from . import similarity
 from .discover import PayloadError, materialize
 from .late import penalty_points
+from ..sandbox import launch
 from ..sandbox.limits import BLAS_THREAD_VARIABLES
+from ..sandbox.session import child_environment
 
 try:  # the HTML report's heat maps of wrong outputs
     import matplotlib.backends.backend_agg  # noqa: F401
@@ -72,7 +74,8 @@ def init_worker() -> None:
 def warm_up() -> None:
     """Import and run once what the first grade would otherwise pay for: torch.optim's first step,
     the digits data set, the report template, and scipy.optimize (loaded here, a worker's grades run
-    L-BFGS-B themselves instead of starting a process for it each time: grader/lbfgs.py)."""
+    L-BFGS-B themselves instead of starting a process for it each time: grader/lbfgs.py). And start
+    the zygote the worker's student processes fork from."""
     global _warm
     if _warm:
         return
@@ -84,6 +87,10 @@ def warm_up() -> None:
     load_dataset("digits")
     environment().get_template("report.html.j2")
     import scipy.optimize  # noqa: F401
+    try:  # student processes fork from it instead of starting Python and NumPy each time (sandbox/launch.py)
+        launch.keep_zygote(child_environment("", ""))
+    except OSError:  # pragma: no cover - each student process then starts a fresh interpreter
+        pass
     _warm = True
 
 

@@ -1,7 +1,8 @@
 """The student's process: imports their modules and answers the grader's requests over two pipes.
 
 Started by session.py as ``python -s -B [-P] child.py '<json config>'`` with cwd = a temporary copy of the
-submission, stdout/stderr on a capture pipe, and the request/response pipe fds passed in the config.
+submission, stdout/stderr on a capture pipe, and the request/response pipe fds passed in the config; or, in
+a batch worker, forked from ``child.py --zygote`` into that same state (launch.py says how).
 Stdlib + NumPy only, and never the `grader` package: wire.py, limits.py and heap.py are loaded by file path under
 private names, so a student file called wire.py cannot interfere and start-up stays at python + numpy.
 
@@ -30,6 +31,7 @@ PKG = "submission"  # synthetic package: student modules are submission.<name>
 MAX_FRAMES = 8
 MAX_TRACEBACK_CHARS = 4000
 MAX_MESSAGE_CHARS = 2000
+MAX_REQUEST_BYTES = 64 << 20  # a zygote request (config, folder, environment): a few kB in practice
 
 
 def _load(name, filename, code=None):
@@ -505,26 +507,30 @@ class Child:
                 os._exit(0)
 
 
-def main():
-    cfg = json.loads(sys.argv[1])
-    if sys.path and os.path.realpath(sys.path[0] or os.getcwd()) == os.path.realpath(HERE):
-        sys.path.pop(0)  # Python 3.10 has no -P: drop grader/sandbox/ so it cannot shadow student modules
-    isolation, limits = _load("_grader_isolation", "isolation.py"), _load("_grader_limits", "limits.py")
-    heap = _load("_grader_heap", "heap.py")
+def _prepare(standin=True, adapter=True):
+    """The grader's helper files, loaded (or read) while the grader's folders are still visible."""
+    ready = types.SimpleNamespace(wire=None, wire_code=None, standin=None, adapter_code=None)
+    ready.isolation, ready.limits = _load("_grader_isolation", "isolation.py"), _load("_grader_limits", "limits.py")
+    ready.heap = _load("_grader_heap", "heap.py")
     with open(os.path.join(HERE, "wire.py"), "rb") as f:  # read before confine() may hide the grader's folders,
-        wire_code = f.read()  # run after the limits hold (it imports NumPy)
-    standin = _load("_grader_standin", "standin.py") if cfg.get("standin") else None
-    adapter_code = None
-    if cfg.get("adapter"):
+        ready.wire_code = f.read()  # run after the limits hold (it imports NumPy)
+    if standin:
+        ready.standin = _load("_grader_standin", "standin.py")
+    if adapter:
         with open(os.path.join(HERE, "torch_ops.py"), "rb") as f:
-            adapter_code = f.read()
-    confined = isolation.confine(cfg.get("isolation") or {})
-    applied = limits.apply_rlimits(cfg.get("rlimits", {}))  # after the uid change: RLIMIT_NPROC binds then
+            ready.adapter_code = f.read()
+    return ready
+
+
+def _run(cfg, ready):
+    """Confine this process, then serve the grader until it says exit. Never returns."""
+    confined = ready.isolation.confine(cfg.get("isolation") or {})
+    applied = ready.limits.apply_rlimits(cfg.get("rlimits", {}))  # after the uid change: RLIMIT_NPROC binds then
     blocker = None
     if cfg.get("block"):
         blocker = _FrameworkBlocker(cfg["block"])
-        if standin is not None:
-            blocker.standin = standin.StandIn(cfg["standin"], blocker.library_dirs)
+        if cfg.get("standin") and ready.standin is not None:
+            blocker.standin = ready.standin.StandIn(cfg["standin"], blocker.library_dirs)
         sys.meta_path.insert(0, blocker)
     import faulthandler
 
@@ -532,11 +538,121 @@ def main():
 
     faulthandler.enable()  # a segfault prints the Python stack into the captured output
     np.seterr(all="ignore")  # overflow/NaN warnings would flood the output; the parent checks values
-    wire = _load("_grader_wire", "wire.py", wire_code)
-    adapter = _load("_grader_torch_ops", "torch_ops.py", adapter_code) if adapter_code is not None else None
-    child = Child(cfg, wire, np, blocker, heap, adapter)
+    wire = ready.wire or _load("_grader_wire", "wire.py", ready.wire_code)
+    adapter = (_load("_grader_torch_ops", "torch_ops.py", ready.adapter_code)
+               if cfg.get("adapter") and ready.adapter_code is not None else None)
+    child = Child(cfg, wire, np, blocker, ready.heap, adapter)
     child.serve({"hello": True, "pid": os.getpid(), "rlimits": applied, "confined": confined,
                  "numpy": np.__version__, "python": sys.version.split()[0]})
+
+
+# ---------------------------------------------------------------- the zygote (grader/sandbox/launch.py)
+# A batch worker starts one of these per worker process. It imports NumPy and the modules the course's
+# submissions import, and never runs student code: for each request it forks twice, so the student's
+# process is re-parented to the worker (a child subreaper) and is the worker's own child from then on,
+# exactly like one started with subprocess. The fork then does what a fresh child does, from confine() on.
+
+def _read_exactly(sock, n, fds):
+    """n bytes from the worker's socket, collecting the descriptors that come with them."""
+    import socket
+
+    data = b""
+    while len(data) < n:
+        chunk, got, _flags, _addr = socket.recv_fds(sock, min(n - len(data), 1 << 20), 4)
+        fds.extend(got)
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def _student_process(request, fds, ready):
+    """In the forked student process: become what a fresh `python child.py CFG` would be, then run."""
+    req, resp, output = fds
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    low = 3
+    for fd in sorted({req, resp}):  # everything else goes, the worker's socket first of all
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+    os.chdir(request["cwd"])
+    os.environ.clear()  # also the C environment: os.environ calls unsetenv/putenv
+    os.environ.update(request["env"])
+    ready.isolation.set_dumpable(True)  # as after exec (the zygote is not dumpable)
+    cfg = dict(request["cfg"], req=req, resp=resp)
+    sys.argv = [THIS_FILE, json.dumps(cfg)]
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None  # found again from TMPDIR
+    import numpy as np
+    np.random.seed()  # the legacy global generator: fresh entropy, not the zygote's state
+    _run(cfg, ready)
+
+
+def _zygote(options):
+    import socket
+
+    ready = _prepare()
+    ready.isolation.set_dumpable(False)  # no process of the grader's user may read or trace it
+    import numpy  # noqa: F401
+    for name in options.get("preload", ()):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a preload is only a head start
+            pass
+    ready.wire = _load("_grader_wire", "wire.py", ready.wire_code)
+    sock = socket.socket(fileno=int(options["socket"]))
+    while True:
+        fds = []
+        try:
+            size = int.from_bytes(_read_exactly(sock, 4, fds), "big")
+            if size > MAX_REQUEST_BYTES:
+                raise ValueError(size)
+            request = json.loads(_read_exactly(sock, size, fds))
+        except (EOFError, OSError, ValueError):
+            os._exit(0)  # the worker is gone, or out of step with us
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            sock.sendall((0).to_bytes(4, "big"))
+            continue
+        pid_r, pid_w = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            try:
+                me = os.getpid()
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        os.close(pid_r)
+                        os.close(pid_w)
+                        while os.getppid() == me:  # until the middle process has exited
+                            time.sleep(0.0002)
+                        _student_process(request, fds, ready)
+                    finally:
+                        os._exit(70)
+                os.write(pid_w, pid.to_bytes(4, "big"))
+            finally:
+                os._exit(0)
+        for fd in (*fds, pid_w):
+            os.close(fd)
+        os.waitpid(middle, 0)
+        data = os.read(pid_r, 4)
+        os.close(pid_r)
+        sock.sendall(data if len(data) == 4 else (0).to_bytes(4, "big"))
+
+
+def main():
+    if sys.path and os.path.realpath(sys.path[0] or os.getcwd()) == os.path.realpath(HERE):
+        sys.path.pop(0)  # Python 3.10 has no -P: drop grader/sandbox/ so it cannot shadow student modules
+    if sys.argv[1] == "--zygote":
+        _zygote(json.loads(sys.argv[2]))
+        return
+    cfg = json.loads(sys.argv[1])
+    _run(cfg, _prepare(standin=bool(cfg.get("standin")), adapter=bool(cfg.get("adapter"))))
 
 
 if __name__ == "__main__":

@@ -163,13 +163,6 @@ class Confinement:
             return user_task_count(os.geteuid()) + extra
         return None
 
-    def spawn(self, *args, **kwargs) -> subprocess.Popen:
-        """Popen, registered as a sandbox main process before any close() could take it for an orphan."""
-        with reaper.spawning():
-            proc = subprocess.Popen(*args, **kwargs)
-            reaper.register(proc.pid)
-        return proc
-
     def verify(self, pid: int, confined: dict) -> dict[str, bool]:
         """What the child got, seen from outside where /proc shows it; the rest as the child said before any
         student code ran (a student cannot have changed those answers)."""

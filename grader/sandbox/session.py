@@ -13,13 +13,11 @@ A Sandbox is not thread-safe; use one per thread.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import select
 import signal
 import subprocess
-import sys
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ except ImportError:  # Windows
     fcntl = None
 
 from ..i18n import N_, _
+from . import launch
 from . import limits as _limits
 from . import wire
 from ..policy import FRAMEWORKS, Violation
@@ -40,7 +39,6 @@ from .confinement import Confinement, Isolation  # noqa: F401 - Isolation is re-
 from .wire import Handle, Opaque, ProtocolError  # noqa: F401 - re-exported for callers
 from .workdir import WorkingCopy
 
-CHILD = Path(__file__).with_name("child.py")
 TICK = 0.02  # seconds between CPU/liveness checks while waiting; bounds the CPU overshoot of a limit
 WATCH_EVERY = 0.1  # seconds between framework-library scans during a long call
 SCAN_EVERY = 0.2  # seconds between framework-library scans after quick exchanges
@@ -291,6 +289,25 @@ def _text(x: Any, n: int) -> str | None:
     return None if x is None else str(x)[:n]
 
 
+def child_environment(home: str, temp: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The student's process's environment, built from nothing: no secrets or PYTHON* settings leak from
+    the grader. One thread per BLAS library: the grader decides how many processes run side by side."""
+    return {
+        "PATH": os.defpath,
+        "HOME": home,
+        "TMPDIR": temp,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONSAFEPATH": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "MPLBACKEND": "Agg",
+        **{v: "1" for v in _limits.BLAS_THREAD_VARIABLES},
+        **(extra or {}),
+    }
+
+
 class Sandbox:
     """Run one submission's code in a child process. See the module docstring and docs/architecture.md."""
 
@@ -342,20 +359,7 @@ class Sandbox:
             rel = folder.resolve().relative_to(Path(root).resolve()) if folder.is_absolute() else folder
             if rel.as_posix() != "." and rel.as_posix() not in self.search_path:
                 self.search_path.append(rel.as_posix())
-        self.env = {  # built from nothing: no secrets or PYTHON* settings leak from the grader
-            "PATH": os.defpath,
-            "HOME": str(self._copy.home),
-            "TMPDIR": str(self._copy.temp),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONSAFEPATH": "1",
-            "PYTHONIOENCODING": "utf-8",
-            "MPLBACKEND": "Agg",
-            **{v: "1" for v in _limits.BLAS_THREAD_VARIABLES},
-            **(env_extra or {}),
-        }
+        self.env = child_environment(str(self._copy.home), str(self._copy.temp), env_extra)
         self.wire_limits = wire.WireLimits(max_elements=self.limits.max_elements)
         self.protections = _limits.platform_protections()
         self.policy = policy
@@ -663,16 +667,11 @@ class Sandbox:
                "standin": self.policy.standin_config() if self.policy is not None else [],
                "adapter": self.adapter,
                "wire": {"max_elements": lim.max_elements, "max_header_bytes": self.wire_limits.max_header_bytes}}
-        flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         t0 = time.monotonic()
         self.restarts += bool(self._spawns)
         self._spawns += 1
         try:
-            proc = self._confinement.spawn(
-                [sys.executable, *flags, str(CHILD), json.dumps(cfg)],
-                cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=cap_w, stderr=subprocess.STDOUT,
-                pass_fds=(req_r, resp_w), start_new_session=True, close_fds=True,
-            )
+            proc = launch.start(cfg, cwd=self.cwd, env=self.env, output=cap_w, fds=(req_r, resp_w))
         except OSError as e:
             for fd in (req_r, req_w, resp_r, resp_w, cap_r, cap_w):
                 os.close(fd)

@@ -1,0 +1,210 @@
+"""Starting the student's process: a fresh interpreter, or a fork of this worker's zygote.
+
+A fresh `python child.py CFG` pays for the interpreter and NumPy each time (about 0.25 s of CPU, and
+SciPy's special functions, which the course's notebooks import, as much again). A batch worker grades
+one submission after another, so it keeps a zygote: `child.py --zygote`, an interpreter that has
+imported NumPy and PRELOAD and then only forks. The zygote never runs student code and hears only
+from its worker. For each student process it forks twice: the middle process exits at once, so the
+student's process is re-parented to the worker, which is a child subreaper while any sandbox is open.
+From then on it is the worker's own child, reaped and killed like one started with subprocess, and it
+does exactly what a fresh child does from confine() on: its cgroup, namespaces, view, uid, limits and
+filter are all applied in the fork, before any student code.
+
+What a fork carries over from the zygote, and why that is safe:
+  - the zygote's memory: NumPy, PRELOAD and the grader's helper files, and the bytes of earlier
+    requests (paths and limits of other sandboxes, never a seed, an input or a reference);
+  - nothing else: the fork closes every descriptor but its pipes, takes the sandbox's environment
+    (the C one too), working folder and session, reseeds NumPy's global generator and is dumpable
+    again, as after exec.
+The zygote itself is not dumpable, so no process of the worker's user can read or trace it. It exits
+when its worker closes the socket, killed or not. Any failure to fork through it falls back to a fresh
+interpreter for that process and every later one.
+
+The difference a student could see: modules in PRELOAD are already imported, and count towards the
+address-space limit (about 90 MB of the default 4 GiB) even in a process that would not import them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import reaper
+
+CHILD = Path(__file__).with_name("child.py")
+PYTHON_FLAGS = ("-s", "-B", *(("-P",) if sys.version_info >= (3, 11) else ()))
+PRELOAD = ("scipy.special",)  # the course's notebooks import it (erf, expit, softmax); SciPy is always shown
+PER_SANDBOX = ("HOME", "TMPDIR")  # environment variables the zygote's fork sets for its sandbox
+REPLY_TIMEOUT_S = 10.0
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, *PYTHON_FLAGS, str(CHILD), *args]
+
+
+class AdoptedProcess:
+    """The part of subprocess.Popen the sandbox uses, for a student process forked by the zygote and
+    re-parented to this process: it is our child, so waitpid reaps it and keeps its exit status."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.args = ["zygote", str(pid)]
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: as subprocess.Popen, the status is lost
+                self.returncode = 0
+            else:
+                if pid == self.pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(delay)
+            delay = min(0.02, delay * 2)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:  # not reaped, so the pid is still this process's
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class Zygote:
+    def __init__(self, env: dict[str, str], preload: tuple[str, ...] = PRELOAD):
+        """env: the environment of the sandboxes it will serve (child_environment), less PER_SANDBOX."""
+        self.env = {k: v for k, v in env.items() if k not in PER_SANDBOX}
+        self._lock = threading.Lock()  # a Dask worker grades in threads: one request at a time
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = subprocess.Popen(
+                command("--zygote", json.dumps({"socket": theirs.fileno(), "preload": list(preload)})),
+                env=self.env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True)
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._sock = ours
+        self._sock.settimeout(REPLY_TIMEOUT_S)
+        self.spawned = 0  # student processes it has given
+
+    @property
+    def alive(self) -> bool:
+        return self._sock is not None and self.proc.poll() is None
+
+    def serves(self, env: dict[str, str]) -> bool:
+        """Whether a sandbox with this environment can start from this zygote: only its own folders differ
+        (NumPy and the BLAS libraries read the rest when they load)."""
+        return self.alive and {k: v for k, v in env.items() if k not in PER_SANDBOX} == self.env
+
+    def spawn(self, cfg: dict, cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> AdoptedProcess | None:
+        """A student process running child.py with cfg (its "req"/"resp" replaced by the fds it gets):
+        fds = (request read end, response write end, output write end). Call with reaper.spawning() held.
+        None if the zygote could not give one that is this process's child; the caller starts it fresh."""
+        body = json.dumps({"cfg": cfg, "cwd": cwd, "env": env}).encode()
+        with self._lock:
+            if not self.alive:
+                return None
+            try:
+                socket.send_fds(self._sock, [len(body).to_bytes(4, "big")], list(fds))
+                self._sock.sendall(body)
+                reply = b""
+                while len(reply) < 4:
+                    chunk = self._sock.recv(4 - len(reply))
+                    if not chunk:
+                        raise ConnectionError("the zygote closed its socket")
+                    reply += chunk
+            except OSError:
+                self.close()  # out of step or dead: never trusted again
+                return None
+        pid = int.from_bytes(reply, "big")
+        if pid <= 0:
+            return None
+        me = reaper.read_proc(pid)
+        if me is None or me.ppid != os.getpid():  # not re-parented to us (no subreaper): not ours to run
+            _kill_stray(pid)
+            return None
+        self.spawned += 1
+        return AdoptedProcess(pid)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()  # the zygote reads end of file and exits
+            self._sock = None
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _kill_stray(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_zygote: list[Zygote] = []  # this process's, once keep_zygote() has started it
+_zygote_lock = threading.Lock()
+
+
+def keep_zygote(env: dict[str, str], preload: tuple[str, ...] = PRELOAD) -> Zygote | None:
+    """Start this process's zygote (batch workers, once); later student processes fork from it."""
+    if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
+        return None
+    with _zygote_lock:
+        if not _zygote or not _zygote[0].alive:
+            _zygote[:] = [Zygote(env, preload)]
+        return _zygote[0]
+
+
+def current_zygote() -> Zygote | None:
+    return _zygote[0] if _zygote else None
+
+
+def stop_zygote() -> None:
+    with _zygote_lock:
+        while _zygote:
+            _zygote.pop().close()
+
+
+def start(cfg: dict, *, cwd: str, env: dict[str, str], output: int, fds: tuple[int, int]):
+    """The student's process, as a subprocess.Popen or an AdoptedProcess, registered as a sandbox main
+    process before any close() could take it for an orphan. fds: the request read end and the response
+    write end, whose numbers cfg names."""
+    zygote = current_zygote()
+    with reaper.spawning():
+        proc = None
+        if zygote is not None and zygote.serves(env):
+            proc = zygote.spawn(cfg, cwd, env, (*fds, output))
+        if proc is None:
+            proc = subprocess.Popen(command(json.dumps(cfg)), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=output, stderr=subprocess.STDOUT, pass_fds=fds,
+                                    start_new_session=True, close_fds=True)
+        reaper.register(proc.pid)
+    return proc
