@@ -209,7 +209,7 @@ class Children:
         sandbox = self.stack.enter_context(Sandbox(
             plan.root, modules, limits, files=plan.generated, search_path=plan.search_path,
             policy=self.policy.allowing(key) if key else self.policy, hide=self.hide, adapter=bool(key),
-            on_spawn=self.starting))
+            on_spawn=self.starting, imports=plan.imports))
         # What the working copy left out (links, special files, over the caps): the same for every child.
         self.result.notes += [n for n in sandbox.notes if n not in self.result.notes]
         sandbox = map_errors(sandbox, plan)  # notebooks: errors point at cells

@@ -69,6 +69,9 @@ class LoadPlan:
     search_path: list[Path] = field(default_factory=list)
     # Files the sandbox writes into its copy before importing (converted notebooks): relative path -> source.
     generated: dict[str, str] = field(default_factory=dict)
+    # Every absolute module an import statement of the submission names, function-level ones included
+    # (`from a.b import c` names a.b and a.b.c): what its process may load of the machine's libraries.
+    imports: frozenset[str] = frozenset()
 
     def locate(self, name: str) -> Location | None:
         """Location of `relu_forward` or `NeuralNetwork.backward` (the class when the method is inherited)."""
@@ -460,5 +463,7 @@ def plan_submission(path: Path, required_names: Iterable[str], options: dict | N
                            "imported on its own; import your other files by name instead.").format(file=f.rel))
 
     generated = {f.generated: f.text for f in files if f.generated and f.rel not in excluded}
-    return LoadPlan(root, files, definitions, missing, modules, errors, notes, search_path, generated)
+    imports = frozenset(name for scan in scans.values() for level, module, names in scan.imports if level == 0
+                        for name in (module, *(f"{module}.{n}" for n in names if n != "*")))
+    return LoadPlan(root, files, definitions, missing, modules, errors, notes, search_path, generated, imports)
 

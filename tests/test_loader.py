@@ -238,3 +238,14 @@ def test_plan_imports_as_described(root):
     run = subprocess.run([sys.executable, "-c", code, "|".join(map(str, plan.search_path)), *plan.modules],
                          capture_output=True, text=True, timeout=60, cwd=root.parent)
     assert run.stdout.strip() == "ok", run.stderr
+
+
+def test_the_plan_names_every_module_the_submission_imports(tmp_path):
+    """What a batch worker's zygote may have loaded for the student's process (grader/sandbox/launch.py)."""
+    (tmp_path / "layers.py").write_text(
+        "import numpy as np\nimport os.path as osp\nfrom . import helpers\nfrom helpers import *\n"
+        "def relu_forward(x):\n    from scipy.special import erf, expit\n    return np.maximum(x, 0)\n")
+    (tmp_path / "helpers.py").write_text("from scipy import stats\n")
+    plan = plan_submission(tmp_path, ["relu_forward"])
+    assert plan.imports == {"numpy", "os.path", "helpers", "scipy.special", "scipy.special.erf",
+                            "scipy.special.expit", "scipy", "scipy.stats"}

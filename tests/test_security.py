@@ -231,7 +231,9 @@ def test_secrets_are_out_of_reach(tmp_path, monkeypatch):
              "model solution": str(builtin_dir() / "solution" / "layers.py")}
     sub = hostile(tmp_path, "read_secrets", pattern=r"SECRET-[0-9a-f]{32}", files=files)
     with Sandbox(sub, ["read_secrets"], LIMITS, isolation=OFF) as sb:  # control: the attack works unprotected
-        found = sb.call("steal").value
+        stolen = sb.call("steal")
+        assert stolen.ok, stolen.error
+        found = stolen.value
         assert {k for k, v in found.items() if secret in v["matches"]} >= {"seed file", "other submission"}
         assert found["parent memory"]["read"] > 0 and found["reference"]["read"] > 0  # root reads everything
     with Sandbox(sub, ["read_secrets"], LIMITS) as sb:

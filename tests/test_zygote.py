@@ -29,9 +29,10 @@ ROOT = os.geteuid() == 0
 
 @pytest.fixture
 def zygote():
-    z = launch.keep_zygote(child_environment("", ""))
+    """The worker's NumPy-only zygote (the one a sandbox without `imports` forks from)."""
+    z = launch.keep_zygotes(child_environment("", ""))[()]
     yield z
-    launch.stop_zygote()
+    launch.stop_zygotes()
 
 
 def _submission(tmp_path: Path, name: str = "reach_the_zygote") -> Path:
@@ -41,8 +42,8 @@ def _submission(tmp_path: Path, name: str = "reach_the_zygote") -> Path:
     return sub
 
 
-def _describe(tmp_path: Path) -> tuple[dict, dict]:
-    with Sandbox(_submission(tmp_path), ["reach_the_zygote"], LIMITS) as sb:
+def _describe(tmp_path: Path, imports=frozenset()) -> tuple[dict, dict]:
+    with Sandbox(_submission(tmp_path), ["reach_the_zygote"], LIMITS, imports=imports) as sb:
         out = sb.call("describe")
         assert out.ok, out.error
         return out.value, dict(sb.protections)
@@ -51,7 +52,7 @@ def _describe(tmp_path: Path) -> tuple[dict, dict]:
 def test_a_forked_student_process_is_what_a_fresh_one_is(tmp_path, zygote):
     forked, forked_protections = _describe(tmp_path / "forked")
     assert zygote.spawned == 1
-    launch.stop_zygote()
+    launch.stop_zygotes()
     fresh, fresh_protections = _describe(tmp_path / "fresh")
     assert forked_protections == fresh_protections
     assert forked_protections.get("seccomp_filter") == fresh_protections.get("seccomp_filter")
@@ -61,7 +62,7 @@ def test_a_forked_student_process_is_what_a_fresh_one_is(tmp_path, zygote):
         assert facts["fds"] == fresh["fds"]  # 0, 1, 2, the two pipes, and the listing's own
         assert facts["stdin"] == "/dev/null"
         assert facts["blas_threads"] == 1
-    for key in ("uid", "argv0", "umask"):
+    for key in ("uid", "argv0", "umask", "scipy_special"):
         assert forked[key] == fresh[key], key
     assert forked["env"].keys() == fresh["env"].keys()
     for key in forked["env"]:
@@ -81,7 +82,7 @@ def test_a_dead_zygote_costs_only_speed(tmp_path, zygote):
     zygote.proc.wait()
     facts, protections = _describe(tmp_path / "after")  # a fresh interpreter instead
     assert facts["ppid"] == os.getpid() and zygote.spawned == 0 and not zygote.alive
-    again = launch.keep_zygote(child_environment("", ""))  # the worker's next warm-up starts another
+    again = launch.keep_zygotes(child_environment("", ""))[()]  # the worker's next warm-up starts another
     assert again is not zygote and again.alive
     _describe(tmp_path / "again")
     assert again.spawned == 1
@@ -130,19 +131,19 @@ def test_the_zygote_ends_with_its_worker(tmp_path):
     script = ("import sys, time\n"
               "from grader.sandbox import launch\n"
               "from grader.sandbox.session import child_environment\n"
-              "z = launch.keep_zygote(child_environment('', ''))\n"
-              "print(z.proc.pid, flush=True)\n"
+              "zygotes = launch.keep_zygotes(child_environment('', ''))\n"
+              "print(*[z.proc.pid for z in zygotes.values()], flush=True)\n"
               "time.sleep(60)\n")
     worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        pid = int(worker.stdout.readline())
-        assert Path(f"/proc/{pid}").exists()
+        pids = [int(pid) for pid in worker.stdout.readline().split()]
+        assert len(pids) == len(launch.PRELOADS) and all(_alive(pid) for pid in pids)
         worker.kill()  # SIGKILL: nothing of the worker's Python runs
         worker.wait()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
             time.sleep(0.05)
-        assert not _alive(pid), "the zygote outlived its worker"
+        assert not [pid for pid in pids if _alive(pid)], "a zygote outlived its worker"
     finally:
         worker.kill()
 
@@ -169,8 +170,29 @@ def test_the_batch_worker_keeps_a_zygote(tmp_path):
     try:
         worker._warm = False
         worker.warm_up()
-        z = launch.current_zygote()
-        assert z is not None and z.alive
-        assert json.loads(z.proc.args[-1])["preload"] == list(launch.PRELOAD)
+        for preload in launch.PRELOADS:
+            z = launch.current_zygote(preload)
+            assert z is not None and z.alive
+            assert json.loads(z.proc.args[-1])["preload"] == list(preload)
     finally:
-        launch.stop_zygote()
+        launch.stop_zygotes()
+
+
+def test_a_process_starts_with_what_its_submission_imports_and_nothing_more(tmp_path):
+    zygotes = launch.keep_zygotes(child_environment("", ""))
+    try:
+        plain, _ = _describe(tmp_path / "plain", frozenset({"numpy", "os"}))
+        special, _ = _describe(tmp_path / "special", frozenset({"numpy", "scipy.special", "scipy.special.erf"}))
+    finally:
+        launch.stop_zygotes()
+    assert not plain["scipy_special"] and special["scipy_special"]
+    assert zygotes[()].spawned == 1 and zygotes[("scipy.special",)].spawned == 1
+
+
+@pytest.mark.parametrize("imports, preload", [
+    ((), ()), (("numpy",), ()), (("scipy",), ()),  # `import scipy` alone does not load scipy.special
+    (("scipy.special",), ("scipy.special",)), (("scipy", "scipy.special", "scipy.special.erf"), ("scipy.special",)),
+    (("scipy.special_functions",), ()), (("myscipy.special",), ()),
+])
+def test_the_zygote_is_chosen_by_the_submissions_imports(imports, preload):
+    assert launch.preload_for(frozenset(imports)) == preload

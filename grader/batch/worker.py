@@ -75,7 +75,7 @@ def warm_up() -> None:
     """Import and run once what the first grade would otherwise pay for: torch.optim's first step,
     the digits data set, the report template, and scipy.optimize (loaded here, a worker's grades run
     L-BFGS-B themselves instead of starting a process for it each time: grader/lbfgs.py). And start
-    the zygote the worker's student processes fork from."""
+    the zygotes the worker's student processes fork from."""
     global _warm
     if _warm:
         return
@@ -87,11 +87,17 @@ def warm_up() -> None:
     load_dataset("digits")
     environment().get_template("report.html.j2")
     import scipy.optimize  # noqa: F401
-    try:  # student processes fork from it instead of starting Python and NumPy each time (sandbox/launch.py)
-        launch.keep_zygote(child_environment("", ""))
+    _keep_zygotes()
+    _warm = True
+
+
+def _keep_zygotes() -> None:
+    """Student processes fork from these instead of starting Python and NumPy each time (sandbox/launch.py);
+    one that died (killed by a student process not running as a uid of its own) is started again."""
+    try:
+        launch.keep_zygotes(child_environment("", ""))
     except OSError:  # pragma: no cover - each student process then starts a fresh interpreter
         pass
-    _warm = True
 
 
 def _assignment(bundle: dict):
@@ -150,6 +156,7 @@ def grade_job(job: dict) -> dict:
         if not _warm:
             with _lock:
                 warm_up()
+        _keep_zygotes()
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-batch-")))
         assignment = _assignment(job["assignment"])
         status, message, shingles = GRADED, "", []

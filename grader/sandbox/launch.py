@@ -2,16 +2,18 @@
 
 A fresh `python child.py CFG` pays for the interpreter and NumPy each time (about 0.25 s of CPU, and
 SciPy's special functions, which the course's notebooks import, as much again). A batch worker grades
-one submission after another, so it keeps a zygote: `child.py --zygote`, an interpreter that has
-imported NumPy and PRELOAD and then only forks. The zygote never runs student code and hears only
-from its worker. For each student process it forks twice: the middle process exits at once, so the
+one submission after another, so it keeps zygotes: `child.py --zygote`, an interpreter that has
+imported NumPy (and, for one of them, the modules of a PRELOADS entry) and then only forks. A student
+process starts from the zygote that has loaded the most of what the submission's own import
+statements name, and nothing more, so its memory map is what a fresh interpreter's would become. A
+zygote never runs student code and hears only from its worker. For each student process it forks twice: the middle process exits at once, so the
 student's process is re-parented to the worker, which is a child subreaper while any sandbox is open.
 From then on it is the worker's own child, reaped and killed like one started with subprocess, and it
 does exactly what a fresh child does from confine() on: its cgroup, namespaces, view, uid, limits and
 filter are all applied in the fork, before any student code.
 
 What a fork carries over from the zygote, and why that is safe:
-  - the zygote's memory: NumPy, PRELOAD and the grader's helper files, and the bytes of earlier
+  - the zygote's memory: NumPy, its preloads and the grader's helper files, and the bytes of earlier
     requests (paths and limits of other sandboxes, never a seed, an input or a reference);
   - nothing else: the fork closes every descriptor but its pipes, takes the sandbox's environment
     (the C one too), working folder and session, reseeds NumPy's global generator and is dumpable
@@ -20,8 +22,10 @@ The zygote itself is not dumpable, so no process of the worker's user can read o
 when its worker closes the socket, killed or not. Any failure to fork through it falls back to a fresh
 interpreter for that process and every later one.
 
-The difference a student could see: modules in PRELOAD are already imported, and count towards the
-address-space limit (about 90 MB of the default 4 GiB) even in a process that would not import them.
+The difference a student could see: a module the submission imports only inside a function that is
+never called is loaded all the same (it counts towards the address-space limit: `scipy.special`, about
+90 MB), and a preloaded module's pages are shared with the zygote, so the sandbox's memory cgroup is
+not charged for them.
 """
 from __future__ import annotations
 
@@ -39,7 +43,9 @@ from . import reaper
 
 CHILD = Path(__file__).with_name("child.py")
 PYTHON_FLAGS = ("-s", "-B", *(("-P",) if sys.version_info >= (3, 11) else ()))
-PRELOAD = ("scipy.special",)  # the course's notebooks import it (erf, expit, softmax); SciPy is always shown
+# The zygotes a worker keeps, by the modules each loads beyond NumPy. The course's notebooks import
+# scipy.special (erf, expit, softmax), and SciPy is always in the student's view.
+PRELOADS: tuple[tuple[str, ...], ...] = ((), ("scipy.special",))
 PER_SANDBOX = ("HOME", "TMPDIR")  # environment variables the zygote's fork sets for its sandbox
 REPLY_TIMEOUT_S = 10.0
 
@@ -86,9 +92,21 @@ class AdoptedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+def named(module: str, imports: frozenset[str]) -> bool:
+    """Whether importing what `imports` names loads `module` (a.b is loaded by importing a.b or a.b.c)."""
+    return any(name == module or name.startswith(module + ".") for name in imports)
+
+
+def preload_for(imports: frozenset[str]) -> tuple[str, ...]:
+    """The largest of PRELOADS whose every module the submission's import statements name."""
+    fitting = [p for p in PRELOADS if all(named(m, imports) for m in p)]
+    return max(fitting, key=len)
+
+
 class Zygote:
-    def __init__(self, env: dict[str, str], preload: tuple[str, ...] = PRELOAD):
+    def __init__(self, env: dict[str, str], preload: tuple[str, ...] = ()):
         """env: the environment of the sandboxes it will serve (child_environment), less PER_SANDBOX."""
+        self.preload = tuple(preload)
         self.env = {k: v for k, v in env.items() if k not in PER_SANDBOX}
         self._lock = threading.Lock()  # a Dask worker grades in threads: one request at a time
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -169,35 +187,38 @@ def _kill_stray(pid: int) -> None:
         os.close(fd)
 
 
-_zygote: list[Zygote] = []  # this process's, once keep_zygote() has started it
+_zygotes: dict[tuple[str, ...], Zygote] = {}  # this process's, once keep_zygotes() has started them
 _zygote_lock = threading.Lock()
 
 
-def keep_zygote(env: dict[str, str], preload: tuple[str, ...] = PRELOAD) -> Zygote | None:
-    """Start this process's zygote (batch workers, once); later student processes fork from it."""
+def keep_zygotes(env: dict[str, str]) -> dict[tuple[str, ...], Zygote]:
+    """Start this process's zygotes, one per PRELOADS entry (batch workers, once; again for any that died):
+    later student processes fork from them."""
     if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
-        return None
+        return {}
     with _zygote_lock:
-        if not _zygote or not _zygote[0].alive:
-            _zygote[:] = [Zygote(env, preload)]
-        return _zygote[0]
+        for preload in PRELOADS:
+            if preload not in _zygotes or not _zygotes[preload].alive:
+                _zygotes[preload] = Zygote(env, preload)
+        return dict(_zygotes)
 
 
-def current_zygote() -> Zygote | None:
-    return _zygote[0] if _zygote else None
+def current_zygote(preload: tuple[str, ...] = ()) -> Zygote | None:
+    return _zygotes.get(tuple(preload))
 
 
-def stop_zygote() -> None:
+def stop_zygotes() -> None:
     with _zygote_lock:
-        while _zygote:
-            _zygote.pop().close()
+        while _zygotes:
+            _zygotes.popitem()[1].close()
 
 
-def start(cfg: dict, *, cwd: str, env: dict[str, str], output: int, fds: tuple[int, int]):
+def start(cfg: dict, *, cwd: str, env: dict[str, str], output: int, fds: tuple[int, int],
+          imports: frozenset[str] = frozenset()):
     """The student's process, as a subprocess.Popen or an AdoptedProcess, registered as a sandbox main
     process before any close() could take it for an orphan. fds: the request read end and the response
-    write end, whose numbers cfg names."""
-    zygote = current_zygote()
+    write end, whose numbers cfg names; imports: what the submission's import statements name."""
+    zygote = _zygotes.get(preload_for(imports))
     with reaper.spawning():
         proc = None
         if zygote is not None and zygote.serves(env):

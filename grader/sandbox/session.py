@@ -325,6 +325,7 @@ class Sandbox:
         adapter: bool = False,
         allow: tuple[str, ...] | list[str] = (),
         on_spawn=None,
+        imports: frozenset[str] = frozenset(),
     ):
         """root: the submission folder (copied; the copy is what runs). modules: dotted module names or file
         paths to import, or graded name -> module (then call() finds a name's module itself).
@@ -338,8 +339,11 @@ class Sandbox:
         allow: distributions or modules the child's view shows beyond NumPy, SciPy and matplotlib (and what
         they require), e.g. ("torch",); the frameworks `policy` allows are shown too (grader/sandbox/view.py).
         on_spawn: called each time a child process has been started, before its greeting: the grader can
-        begin its own slow work (importing PyTorch) while the child boots on the other core."""
+        begin its own slow work (importing PyTorch) while the child boots on the other core.
+        imports: the modules the submission's import statements name (LoadPlan.imports): in a batch worker, a
+        child may start with those of them a zygote has loaded already, and with nothing else (launch.py)."""
         self.on_spawn = on_spawn
+        self.imports = frozenset(imports)
         self.adapter = adapter
         self.limits = limits or Limits()
         if isinstance(modules, dict):  # graded name -> module defining it (from the loader)
@@ -671,7 +675,8 @@ class Sandbox:
         self.restarts += bool(self._spawns)
         self._spawns += 1
         try:
-            proc = launch.start(cfg, cwd=self.cwd, env=self.env, output=cap_w, fds=(req_r, resp_w))
+            proc = launch.start(cfg, cwd=self.cwd, env=self.env, output=cap_w, fds=(req_r, resp_w),
+                                imports=self.imports)
         except OSError as e:
             for fd in (req_r, req_w, resp_r, resp_w, cap_r, cap_w):
                 os.close(fd)

@@ -42,4 +42,5 @@ def describe():
     return {"pid": os.getpid(), "ppid": os.getppid(), "sid": os.getsid(0), "uid": os.getuid(), "cwd": os.getcwd(),
             "env": dict(os.environ), "fds": len(fds), "argv0": os.path.basename(sys.argv[0]),
             "umask": os.umask(0o022), "random": float(np.random.rand()),
-            "stdin": os.readlink("/proc/self/fd/0"), "blas_threads": len(os.listdir("/proc/self/task"))}
+            "stdin": os.readlink("/proc/self/fd/0"), "blas_threads": len(os.listdir("/proc/self/task")),
+            "scipy_special": "scipy.special" in sys.modules}
