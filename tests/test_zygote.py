@@ -165,6 +165,49 @@ def test_a_request_out_of_step_ends_the_zygote_not_the_worker(tmp_path, zygote):
     assert facts["ppid"] == os.getpid() and zygote.spawned == 0
 
 
+class _LateReplies:
+    """The worker's end of a zygote's socket, whose replies never come in time: the zygote has forked."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def recv(self, n):
+        time.sleep(0.5)  # the fork is made, re-parented to us and confining itself meanwhile
+        raise TimeoutError("timed out")
+
+
+def test_a_zygote_lost_mid_request_leaves_nothing_on_the_pipes(tmp_path):
+    """The zygote forks but its reply is too late: that fork holds the request's pipes, so the student's
+    process starts fresh on new ones, its calls are answered by it alone, and the fork is gone at the end."""
+    from grader.sandbox import reaper
+    zygote = launch.keep_zygotes(child_environment("", ""))[()]
+    zygote._sock = _LateReplies(zygote._sock)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "m.py").write_text("import os\ndef who(x):\n    return [x, os.getpid()]\n")
+    try:
+        with Sandbox(sub, ["m"], LIMITS) as sb:
+            answers = [sb.call("who", i) for i in range(30)]
+            started = sb._child.proc.pid
+    finally:
+        launch.stop_zygotes()
+    assert not zygote.alive and zygote.spawned == 0
+    assert all(a.ok for a in answers), [a.error for a in answers if not a.ok]
+    assert [a.value[0] for a in answers] == list(range(30))
+    assert {a.value[1] for a in answers} == {started}  # the process the sandbox started, and no other
+    deadline = time.monotonic() + 5
+    while True:
+        table = reaper.process_table()
+        left = [p for p in reaper.adopted_orphans(table) if table[p].state not in "ZX"]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, "the zygote's fork outlived the sandbox"
+
+
 def test_the_batch_worker_keeps_a_zygote(tmp_path):
     from grader.batch import worker
     try:

@@ -20,7 +20,7 @@ What a fork carries over from the zygote, and why that is safe:
     again, as after exec.
 The zygote itself is not dumpable, so no process of the worker's user can read or trace it. It exits
 when its worker closes the socket, killed or not. Any failure to fork through it falls back to a fresh
-interpreter for that process and every later one.
+interpreter for that process, on new pipes where the zygote may have forked already (ZygoteLost).
 
 The difference a student could see: a module the submission imports only inside a function that is
 never called is loaded all the same (it counts towards the address-space limit: `scipy.special`, about
@@ -103,10 +103,15 @@ def preload_for(imports: frozenset[str]) -> tuple[str, ...]:
     return max(fitting, key=len)
 
 
+class ZygoteLost(Exception):
+    """A zygote failed after it was sent a request: it may have forked a process that holds the request's
+    pipes, so the caller starts the student's process again on new ones (a fresh interpreter, since that
+    zygote is closed). The orphan reads end of file on them and exits, or dies with the sandbox."""
+
+
 class Zygote:
     def __init__(self, env: dict[str, str], preload: tuple[str, ...] = ()):
         """env: the environment of the sandboxes it will serve (child_environment), less PER_SANDBOX."""
-        self.preload = tuple(preload)
         self.env = {k: v for k, v in env.items() if k not in PER_SANDBOX}
         self._lock = threading.Lock()  # a Dask worker grades in threads: one request at a time
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -136,13 +141,18 @@ class Zygote:
     def spawn(self, cfg: dict, cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> AdoptedProcess | None:
         """A student process running child.py with cfg (its "req"/"resp" replaced by the fds it gets):
         fds = (request read end, response write end, output write end). Call with reaper.spawning() held.
-        None if the zygote could not give one that is this process's child; the caller starts it fresh."""
+        None if it forked nothing (the caller starts the process fresh on the same pipes); ZygoteLost if it
+        may have."""
         body = json.dumps({"cfg": cfg, "cwd": cwd, "env": env}).encode()
         with self._lock:
             if not self.alive:
                 return None
             try:
                 socket.send_fds(self._sock, [len(body).to_bytes(4, "big")], list(fds))
+            except OSError:
+                self.close()  # dead: never trusted again
+                return None
+            try:
                 self._sock.sendall(body)
                 reply = b""
                 while len(reply) < 4:
@@ -150,16 +160,18 @@ class Zygote:
                     if not chunk:
                         raise ConnectionError("the zygote closed its socket")
                     reply += chunk
-            except OSError:
-                self.close()  # out of step or dead: never trusted again
-                return None
+            except OSError as error:
+                self.close()  # out of step, too slow or dead: never trusted again
+                raise ZygoteLost(error) from error
         pid = int.from_bytes(reply, "big")
-        if pid <= 0:
+        if pid <= 0:  # the zygote forked nothing
             return None
         me = reaper.read_proc(pid)
         if me is None or me.ppid != os.getpid():  # not re-parented to us (no subreaper): not ours to run
-            _kill_stray(pid)
-            return None
+            if me is not None:
+                reaper.kill(me)
+            self.close()
+            raise ZygoteLost(f"process {pid} was not re-parented to the grader")
         self.spawned += 1
         return AdoptedProcess(pid)
 
@@ -172,19 +184,6 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-
-
-def _kill_stray(pid: int) -> None:
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        return
-    try:
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 _zygotes: dict[tuple[str, ...], Zygote] = {}  # this process's, once keep_zygotes() has started them
@@ -217,7 +216,8 @@ def start(cfg: dict, *, cwd: str, env: dict[str, str], output: int, fds: tuple[i
           imports: frozenset[str] = frozenset()):
     """The student's process, as a subprocess.Popen or an AdoptedProcess, registered as a sandbox main
     process before any close() could take it for an orphan. fds: the request read end and the response
-    write end, whose numbers cfg names; imports: what the submission's import statements name."""
+    write end, whose numbers cfg names; imports: what the submission's import statements name.
+    Raises ZygoteLost when these pipes may be held by a process it forked: call again with new ones."""
     zygote = _zygotes.get(preload_for(imports))
     with reaper.spawning():
         proc = None

@@ -120,7 +120,7 @@ def sandbox_processes(main_pid: int | None, table: dict[int, Proc], uid: int | N
     return descendants(roots, table) - {os.getpid()}
 
 
-def _kill(p: Proc) -> None:
+def kill(p: Proc) -> None:
     """SIGKILL exactly the process `p` describes: through a pidfd, after checking it is still that one."""
     try:
         fd = os.pidfd_open(p.pid)
@@ -170,6 +170,6 @@ def end_processes(main_pid: int | None, uid: int | None = None, cgroup=None, max
         if cgroup is not None:
             cgroup.kill()
         for pid in alive:
-            _kill(table[pid])
+            kill(table[pid])
         time.sleep(delay)
         delay = min(0.05, delay + 0.002)

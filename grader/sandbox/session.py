@@ -657,15 +657,7 @@ class Sandbox:
         nproc = self._confinement.nproc(lim.extra_processes)
         if nproc is not None:
             rlimits["nproc"] = nproc
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
-        cap_r, cap_w = os.pipe()
-        for fd in (req_w, resp_r):
-            try:
-                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
-            except (OSError, AttributeError):
-                pass
-        cfg = {"req": req_r, "resp": resp_w, "root": self.cwd, "path": self.search_path, "rlimits": rlimits,
+        cfg = {"root": self.cwd, "path": self.search_path, "rlimits": rlimits,
                "first_handle": self._next_handle, "isolation": self._confinement.child_config(),
                "block": self.policy.child_config() if self.policy is not None else [],
                "standin": self.policy.standin_config() if self.policy is not None else [],
@@ -674,14 +666,26 @@ class Sandbox:
         t0 = time.monotonic()
         self.restarts += bool(self._spawns)
         self._spawns += 1
-        try:
-            proc = launch.start(cfg, cwd=self.cwd, env=self.env, output=cap_w, fds=(req_r, resp_w),
-                                imports=self.imports)
-        except OSError as e:
-            for fd in (req_r, req_w, resp_r, resp_w, cap_r, cap_w):
-                os.close(fd)
-            self._broken = ErrorInfo("crash", f"the grader could not start Python for the submission: {e}")
-            return self._broken
+        for attempt in range(2):  # again on new pipes if a zygote lost mid-request may hold these (launch.py)
+            req_r, req_w = os.pipe()
+            resp_r, resp_w = os.pipe()
+            cap_r, cap_w = os.pipe()
+            for fd in (req_w, resp_r):
+                try:
+                    fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+                except (OSError, AttributeError):
+                    pass
+            try:
+                proc = launch.start(dict(cfg, req=req_r, resp=resp_w), cwd=self.cwd, env=self.env, output=cap_w,
+                                    fds=(req_r, resp_w), imports=self.imports)
+                break
+            except (launch.ZygoteLost, OSError) as e:
+                for fd in (req_r, req_w, resp_r, resp_w, cap_r, cap_w):
+                    os.close(fd)
+                if isinstance(e, launch.ZygoteLost) and attempt == 0:
+                    continue  # that zygote is closed: a fresh interpreter now
+                self._broken = ErrorInfo("crash", f"the grader could not start Python for the submission: {e}")
+                return self._broken
         for fd in (req_r, resp_w, cap_w):  # the child's ends: closing ours lets EOF tell us it died
             os.close(fd)
         if self.on_spawn is not None:
